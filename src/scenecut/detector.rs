@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The windowed absolute-difference scene-change rule, free of GStreamer types.
+//!
+//! The detector sees one number per frame: `d(i)`, the mean absolute luma difference between
+//! frame `i` and frame `i - 1` (frame 0 of a run has none). Frame 0 always starts a scene. A
+//! later frame `i` starts a new scene when all of these hold:
+//!
+//! 1. **Window rule.** Among the windows of `window` consecutive differences that contain `d(i)`
+//!    and lie wholly inside the stream, at least one has `d(i)` as its largest value (the first
+//!    one wins a tie) and `d(i) > window_ratio × mean(window)`. Windows slide one frame at a
+//!    time, so two cuts closer together than one window are judged in windows of their own.
+//!    A run with fewer than `window` differences is judged as one window of all of them.
+//! 2. **Confirmation.** `d(i) > confirm_ratio × mean(d(j))` over the up to `2 × confirm_radius`
+//!    differences `j` with `0 < |i − j| ≤ confirm_radius` that exist.
+//! 3. **Spacing.** `i − c ≥ min_scene_frames`, where `c` is the previous frame that passed all
+//!    three tests. The start of the run does not count as a cut, so a real cut in the first frames
+//!    of a stream is still reported.
+//!
+//! The score of a cut is `d(i)` divided by the smallest mean among its qualifying windows: the
+//! strongest evidence the rule found.
+//!
+//! Deciding frame `i` needs the differences up to `i + lookahead()` (the last window that contains
+//! `d(i)` ends `window − 1` frames later; confirmation reads `confirm_radius` frames later), so the
+//! caller holds exactly that many frames back. At the end of a run `finish()` decides the rest
+//! with the windows and neighbourhoods that exist.
+
+use std::collections::VecDeque;
+
+/// Largest `window` accepted; also bounds how much history the detector keeps.
+pub const MAX_WINDOW: usize = 1000;
+/// Largest `confirm_radius` accepted.
+pub const MAX_CONFIRM_RADIUS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    /// Differences per window, at least 2.
+    pub window: usize,
+    pub window_ratio: f64,
+    pub confirm_ratio: f64,
+    /// Differences on each side used for confirmation, at least 1.
+    pub confirm_radius: usize,
+    pub min_scene_frames: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            window: 30,
+            window_ratio: 3.0,
+            confirm_ratio: 2.0,
+            confirm_radius: 10,
+            min_scene_frames: 8,
+        }
+    }
+}
+
+impl Config {
+    /// Frames that must have arrived after frame `i` before frame `i` can be decided.
+    pub fn lookahead(&self) -> usize {
+        (self.window.max(2) - 1).max(self.confirm_radius.max(1))
+    }
+
+    fn clamped(mut self) -> Self {
+        self.window = self.window.clamp(2, MAX_WINDOW);
+        self.confirm_radius = self.confirm_radius.clamp(1, MAX_CONFIRM_RADIUS);
+        self
+    }
+}
+
+/// What the rule concluded about one frame, with enough detail to explain it in a log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// The frame starts a scene; the first frame of a run has score 0.
+    SceneStart { score: f64 },
+    /// No window made the frame a candidate.
+    Continues,
+    /// A window made it a candidate but its neighbours changed too much as well.
+    Unconfirmed { score: f64, neighbour_mean: f64 },
+    /// It passed both tests too soon after the previous cut.
+    TooSoon { score: f64, previous_cut: u64 },
+}
+
+/// The verdict on one frame, given in frame order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Index of the frame within the run (the first frame after `new`/`reset` is 0).
+    pub frame: u64,
+    /// `d(frame)`; none for the first frame of a run.
+    pub diff: Option<f64>,
+    pub verdict: Verdict,
+}
+
+impl Decision {
+    /// The cut's score when the frame starts a scene.
+    pub fn scene_start(&self) -> Option<f64> {
+        match self.verdict {
+            Verdict::SceneStart { score } => Some(score),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Detector {
+    config: Config,
+    /// `diffs[k]` is `d(history_start + k)`; `history_start >= 1`.
+    diffs: VecDeque<f64>,
+    history_start: u64,
+    frames_seen: u64,
+    next_undecided: u64,
+    last_cut: Option<u64>,
+    finishing: bool,
+}
+
+impl Detector {
+    pub fn new(config: Config) -> Self {
+        Detector {
+            config: config.clamped(),
+            diffs: VecDeque::new(),
+            history_start: 1,
+            frames_seen: 0,
+            next_undecided: 0,
+            last_cut: None,
+            finishing: false,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Applies new parameters to every frame not decided yet. The kept history covers the
+    /// largest window and radius, so the rule stays exact after a change.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config.clamped();
+    }
+
+    /// Forgets everything: the next frame is frame 0 of a new run.
+    pub fn reset(&mut self) {
+        *self = Detector::new(self.config);
+    }
+
+    /// Frames pushed but not decided yet.
+    pub fn pending(&self) -> u64 {
+        self.frames_seen - self.next_undecided
+    }
+
+    /// Adds the next frame with its difference to the previous frame (ignored for the first
+    /// frame of a run). Call `next_decision()` until it returns `None` afterwards.
+    pub fn push(&mut self, diff_to_previous: f64) {
+        if self.frames_seen > 0 {
+            self.diffs.push_back(diff_to_previous);
+        }
+        self.frames_seen += 1;
+    }
+
+    /// Marks the end of the run: every pushed frame becomes decidable.
+    pub fn finish(&mut self) {
+        self.finishing = true;
+    }
+
+    /// The verdict on the oldest undecided frame, once the frames it needs have arrived.
+    pub fn next_decision(&mut self) -> Option<Decision> {
+        let frame = self.next_undecided;
+        if frame >= self.frames_seen {
+            return None;
+        }
+        let decision = if frame == 0 {
+            Decision {
+                frame,
+                diff: None,
+                verdict: Verdict::SceneStart { score: 0.0 },
+            }
+        } else {
+            let last_diff = self.frames_seen - 1;
+            if !self.finishing && last_diff < frame + self.config.lookahead() as u64 {
+                return None;
+            }
+            let verdict = self.judge(frame, last_diff);
+            if let Verdict::SceneStart { .. } = verdict {
+                self.last_cut = Some(frame);
+            }
+            Decision {
+                frame,
+                diff: Some(self.diff(frame)),
+                verdict,
+            }
+        };
+        self.next_undecided += 1;
+        self.trim_history();
+        Some(decision)
+    }
+
+    fn diff(&self, frame: u64) -> f64 {
+        self.diffs[(frame - self.history_start) as usize]
+    }
+
+    /// Applies the three tests to frame `i >= 1`, knowing differences up to `last_diff`.
+    fn judge(&self, i: u64, last_diff: u64) -> Verdict {
+        let Some(score) = self.window_score(i, last_diff) else {
+            return Verdict::Continues;
+        };
+        let neighbour_mean = self.neighbour_mean(i, last_diff);
+        let confirmed = self.diff(i) > self.config.confirm_ratio * neighbour_mean;
+        if !confirmed {
+            return Verdict::Unconfirmed {
+                score,
+                neighbour_mean,
+            };
+        }
+        match self.last_cut {
+            Some(previous_cut) if i - previous_cut < self.config.min_scene_frames => {
+                Verdict::TooSoon {
+                    score,
+                    previous_cut,
+                }
+            }
+            _ => Verdict::SceneStart { score },
+        }
+    }
+
+    /// Best `d(i) / mean` over the windows where `d(i)` is the maximum and beats the ratio.
+    fn window_score(&self, i: u64, last_diff: u64) -> Option<f64> {
+        let d = self.diff(i);
+        let available = last_diff; // differences 1..=last_diff
+        let window = (self.config.window as u64).min(available);
+        // Windows [s, s + window - 1] inside [1, last_diff] that contain i.
+        let first_start = i.saturating_sub(window - 1).max(1);
+        let last_start = i.min(last_diff + 1 - window);
+
+        // d(i) is the first maximum of [s, e] iff no earlier value in it reaches d(i) and no
+        // later value exceeds it: bound s and e by the nearest such frames.
+        let mut lo = first_start;
+        for j in (first_start..i).rev() {
+            if self.diff(j) >= d {
+                lo = j + 1;
+                break;
+            }
+        }
+        let last_end = last_start + window - 1;
+        let mut hi = last_end;
+        for j in i + 1..=last_end {
+            if self.diff(j) > d {
+                hi = j - 1;
+                break;
+            }
+        }
+
+        let mut best_mean: Option<f64> = None;
+        let mut sum: f64 = (first_start..first_start + window)
+            .map(|j| self.diff(j))
+            .sum();
+        for s in first_start..=last_start {
+            if s > first_start {
+                sum += self.diff(s + window - 1) - self.diff(s - 1);
+            }
+            if s >= lo && s + window - 1 <= hi {
+                let mean = sum / window as f64;
+                if d > self.config.window_ratio * mean && best_mean.is_none_or(|m| mean < m) {
+                    best_mean = Some(mean);
+                }
+            }
+        }
+        best_mean.map(|mean| d / mean)
+    }
+
+    /// Mean of the differences within `confirm_radius` of `i`, not counting `d(i)`; 0 if none.
+    fn neighbour_mean(&self, i: u64, last_diff: u64) -> f64 {
+        let radius = self.config.confirm_radius as u64;
+        let from = i.saturating_sub(radius).max(1);
+        let to = (i + radius).min(last_diff);
+        let (sum, count) = (from..=to)
+            .filter(|&j| j != i)
+            .fold((0.0, 0u64), |(sum, count), j| {
+                (sum + self.diff(j), count + 1)
+            });
+        if count == 0 {
+            0.0
+        } else {
+            sum / count as f64
+        }
+    }
+
+    fn trim_history(&mut self) {
+        let keep_from = self
+            .next_undecided
+            .saturating_sub(MAX_WINDOW.max(MAX_CONFIRM_RADIUS) as u64)
+            .max(1);
+        while self.history_start < keep_from && !self.diffs.is_empty() {
+            self.diffs.pop_front();
+            self.history_start += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a whole sequence of per-frame differences (index 0 unused) and returns the cuts.
+    fn cuts(config: Config, diffs: &[f64]) -> Vec<(u64, f64)> {
+        let mut detector = Detector::new(config);
+        let mut decided = Vec::new();
+        for &d in diffs {
+            detector.push(d);
+            while let Some(decision) = detector.next_decision() {
+                decided.push(decision);
+            }
+            assert!(detector.pending() <= config.lookahead() as u64);
+        }
+        detector.finish();
+        while let Some(decision) = detector.next_decision() {
+            decided.push(decision);
+        }
+        let frames: Vec<u64> = decided.iter().map(|d| d.frame).collect();
+        assert_eq!(frames, (0..diffs.len() as u64).collect::<Vec<_>>());
+        decided
+            .into_iter()
+            .filter_map(|d| d.scene_start().map(|s| (d.frame, s)))
+            .collect()
+    }
+
+    fn frames(cuts: &[(u64, f64)]) -> Vec<u64> {
+        cuts.iter().map(|c| c.0).collect()
+    }
+
+    /// A camera-motion-like background: differences around 2 with a deterministic wobble.
+    fn motion(n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| 2.0 + ((i * 7919) % 13) as f64 / 13.0)
+            .collect()
+    }
+
+    #[test]
+    fn one_cut() {
+        let mut d = motion(100);
+        d[40] = 40.0;
+        let found = cuts(Config::default(), &d);
+        assert_eq!(frames(&found), vec![0, 40]);
+        assert_eq!(found[0].1, 0.0);
+        // The score comes from the window containing the spike with the smallest mean.
+        let best_mean = (11..=40)
+            .map(|s| d[s..s + 30].iter().sum::<f64>() / 30.0)
+            .fold(f64::INFINITY, f64::min);
+        assert!((found[1].1 - 40.0 / best_mean).abs() < 1e-9);
+    }
+
+    /// The rule written as plainly as possible, judging each frame from the whole sequence.
+    fn reference_cuts(config: Config, d: &[f64]) -> Vec<u64> {
+        let last = d.len() - 1;
+        let mut found = vec![0];
+        let window = config.window.min(last.max(1));
+        for i in 1..d.len() {
+            let is_candidate = (1..=last + 1 - window).any(|s| {
+                let w = &d[s..s + window];
+                if !(s..s + window).contains(&i) {
+                    return false;
+                }
+                let first_max = (0..window).fold(0, |m, k| if w[k] > w[m] { k } else { m });
+                let mean = w.iter().sum::<f64>() / window as f64;
+                s + first_max == i && d[i] > config.window_ratio * mean
+            });
+            let neighbours: Vec<f64> = (i.saturating_sub(config.confirm_radius).max(1)
+                ..=(i + config.confirm_radius).min(last))
+                .filter(|&j| j != i)
+                .map(|j| d[j])
+                .collect();
+            let neighbour_mean = if neighbours.is_empty() {
+                0.0
+            } else {
+                neighbours.iter().sum::<f64>() / neighbours.len() as f64
+            };
+            let spaced =
+                found.len() == 1 || i as u64 - found[found.len() - 1] >= config.min_scene_frames;
+            if is_candidate && d[i] > config.confirm_ratio * neighbour_mean && spaced {
+                found.push(i as u64);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn agrees_with_the_plain_rule_on_random_sequences() {
+        let mut state = 99u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((state >> 16) & 0x7fff) as f64 / 32767.0
+        };
+        let mut total_cuts = 0;
+        for round in 0..200 {
+            let len = 1 + (next() * 150.0) as usize;
+            let d: Vec<f64> = (0..len)
+                .map(|_| {
+                    let spike = next() < 0.05;
+                    if spike {
+                        20.0 + 60.0 * next()
+                    } else {
+                        (4.0 * next()).floor()
+                    }
+                })
+                .collect();
+            let config = Config {
+                window: 2 + (next() * 40.0) as usize,
+                window_ratio: 1.0 + 4.0 * next(),
+                confirm_ratio: 1.0 + 3.0 * next(),
+                confirm_radius: 1 + (next() * 15.0) as usize,
+                min_scene_frames: (next() * 12.0) as u64,
+            };
+            let expected = reference_cuts(config, &d);
+            total_cuts += expected.len() - 1;
+            assert_eq!(
+                frames(&cuts(config, &d)),
+                expected,
+                "round {round}: {config:?}"
+            );
+        }
+        // The sequences must exercise the rule, not just agree on "no cut".
+        assert!(total_cuts > 100, "{total_cuts}");
+    }
+
+    #[test]
+    fn two_cuts_twelve_frames_apart() {
+        let mut d = motion(120);
+        d[50] = 35.0;
+        d[62] = 45.0;
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0, 50, 62]);
+    }
+
+    #[test]
+    fn no_cut_in_a_still_sequence() {
+        assert_eq!(frames(&cuts(Config::default(), &[0.0; 200])), vec![0]);
+    }
+
+    #[test]
+    fn no_cut_in_noise() {
+        // Sensor noise: differences spread between 4 and 8, pseudo-random.
+        let mut state = 12345u32;
+        let d: Vec<f64> = (0..500)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                4.0 + 4.0 * ((state >> 16) & 0x7fff) as f64 / 32767.0
+            })
+            .collect();
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0]);
+    }
+
+    #[test]
+    fn cut_in_the_first_frames() {
+        let mut d = motion(80);
+        d[2] = 50.0;
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0, 2]);
+    }
+
+    #[test]
+    fn cut_in_the_last_frames() {
+        let mut d = motion(80);
+        d[78] = 50.0;
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0, 78]);
+        let mut d = motion(80);
+        d[79] = 50.0;
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0, 79]);
+    }
+
+    #[test]
+    fn stream_shorter_than_a_window() {
+        let mut d = motion(12);
+        d[6] = 50.0;
+        let found = cuts(Config::default(), &d);
+        assert_eq!(frames(&found), vec![0, 6]);
+        // One window of all 11 differences.
+        let mean = d[1..].iter().sum::<f64>() / 11.0;
+        assert_eq!(found[1].1, 50.0 / mean);
+    }
+
+    #[test]
+    fn single_frame_and_two_frames() {
+        assert_eq!(frames(&cuts(Config::default(), &[0.0])), vec![0]);
+        assert_eq!(frames(&cuts(Config::default(), &[0.0, 90.0])), vec![0]);
+    }
+
+    #[test]
+    fn min_scene_frames_suppresses_a_close_second_cut() {
+        let mut d = motion(100);
+        d[40] = 40.0;
+        d[45] = 40.0;
+        assert_eq!(frames(&cuts(Config::default(), &d)), vec![0, 40]);
+        let config = Config {
+            min_scene_frames: 5,
+            ..Config::default()
+        };
+        assert_eq!(frames(&cuts(config, &d)), vec![0, 40, 45]);
+    }
+
+    #[test]
+    fn confirmation_rejects_a_spike_in_a_busy_neighbourhood() {
+        // A spike that dominates its 30-frame window but not its ±3 neighbours.
+        let mut d = vec![4.0; 100];
+        for v in &mut d[47..=53] {
+            *v = 9.0;
+        }
+        d[50] = 15.0;
+        let config = Config {
+            confirm_radius: 3,
+            ..Config::default()
+        };
+        assert_eq!(frames(&cuts(config, &d)), vec![0]);
+        // With a neighbourhood wide enough to see the calm around it, it is confirmed.
+        let config = Config {
+            confirm_radius: 20,
+            ..Config::default()
+        };
+        assert_eq!(frames(&cuts(config, &d)), vec![0, 50]);
+    }
+
+    #[test]
+    fn verdicts_explain_rejections() {
+        let mut d = vec![1.0; 100];
+        d[40] = 40.0;
+        d[45] = 40.0;
+        let mut detector = Detector::new(Config::default());
+        let mut verdicts = Vec::new();
+        for &v in &d {
+            detector.push(v);
+            while let Some(decision) = detector.next_decision() {
+                verdicts.push(decision.verdict);
+            }
+        }
+        detector.finish();
+        while let Some(decision) = detector.next_decision() {
+            verdicts.push(decision.verdict);
+        }
+        assert_eq!(verdicts[0], Verdict::SceneStart { score: 0.0 });
+        assert_eq!(verdicts[1], Verdict::Continues);
+        assert!(matches!(verdicts[40], Verdict::SceneStart { .. }));
+        assert!(matches!(
+            verdicts[45],
+            Verdict::TooSoon {
+                previous_cut: 40,
+                ..
+            }
+        ));
+        let mut busy = vec![4.0; 100];
+        for v in &mut busy[47..=53] {
+            *v = 9.0;
+        }
+        busy[50] = 15.0;
+        let mut detector = Detector::new(Config {
+            confirm_radius: 3,
+            ..Config::default()
+        });
+        let mut verdict_50 = None;
+        for &v in &busy {
+            detector.push(v);
+            while let Some(decision) = detector.next_decision() {
+                if decision.frame == 50 {
+                    verdict_50 = Some(decision.verdict);
+                }
+            }
+        }
+        assert_eq!(
+            verdict_50,
+            Some(Verdict::Unconfirmed {
+                // The calmest qualifying window: three 9s, the 15 and 26 fours.
+                score: 15.0 / (146.0 / 30.0),
+                neighbour_mean: 9.0
+            })
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_first_maximum() {
+        let mut d = vec![1.0; 60];
+        d[30] = 40.0;
+        d[31] = 40.0;
+        let config = Config {
+            min_scene_frames: 1,
+            confirm_ratio: 1.0,
+            ..Config::default()
+        };
+        assert_eq!(frames(&cuts(config, &d)), vec![0, 30]);
+    }
+
+    #[test]
+    fn holds_back_exactly_the_lookahead() {
+        let config = Config::default();
+        let mut detector = Detector::new(config);
+        detector.push(0.0);
+        assert_eq!(detector.next_decision().map(|d| d.frame), Some(0));
+        for i in 1..=29 {
+            detector.push(1.0);
+            assert_eq!(detector.next_decision(), None, "frame {i}");
+        }
+        detector.push(1.0);
+        assert_eq!(detector.next_decision().map(|d| d.frame), Some(1));
+        assert_eq!(detector.pending(), 29);
+        assert_eq!(config.lookahead(), 29);
+        let wide = Config {
+            confirm_radius: 40,
+            ..config
+        };
+        assert_eq!(wide.lookahead(), 40);
+    }
+
+    #[test]
+    fn reconfiguring_keeps_the_rule_exact() {
+        let mut d = motion(300);
+        d[200] = 40.0;
+        let mut detector = Detector::new(Config::default());
+        let mut found = Vec::new();
+        for (i, &v) in d.iter().enumerate() {
+            if i == 150 {
+                detector.set_config(Config {
+                    window: 90,
+                    ..Config::default()
+                });
+            }
+            detector.push(v);
+            while let Some(decision) = detector.next_decision() {
+                found.push(decision);
+            }
+        }
+        detector.finish();
+        while let Some(decision) = detector.next_decision() {
+            found.push(decision);
+        }
+        let reconfigured: Vec<_> = found.iter().filter(|d| d.scene_start().is_some()).collect();
+        let direct = cuts(
+            Config {
+                window: 90,
+                ..Config::default()
+            },
+            &d,
+        );
+        assert_eq!(reconfigured.len(), 2);
+        assert_eq!(reconfigured[1].frame, 200);
+        assert_eq!(reconfigured[1].scene_start(), Some(direct[1].1));
+    }
+
+    #[test]
+    fn non_finite_differences_never_cut_or_panic() {
+        let mut d = motion(60);
+        d[20] = f64::NAN;
+        d[30] = f64::INFINITY;
+        let found = cuts(Config::default(), &d);
+        assert_eq!(frames(&found), vec![0]);
+    }
+}

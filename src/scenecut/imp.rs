@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+use std::collections::VecDeque;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+
+use super::detector::{self, Detector, Verdict};
+use super::luma::{self, LumaLayout, LumaPlane};
+use crate::scene_change::{SceneChange, SceneChangeKind};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "scenecut",
+        gst::DebugColorFlags::empty(),
+        Some("Scene change detector"),
+    )
+});
+
+const DEFAULT_ANALYSIS_WIDTH: u32 = 320;
+const DEFAULT_FORCE_KEYFRAMES: bool = false;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    analysis_width: u32,
+    rule: detector::Config,
+    force_keyframes: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            analysis_width: DEFAULT_ANALYSIS_WIDTH,
+            rule: detector::Config::default(),
+            force_keyframes: DEFAULT_FORCE_KEYFRAMES,
+        }
+    }
+}
+
+/// An item held back until the frame before it is decided, so that serialized events keep
+/// their place among the buffers.
+#[derive(Debug)]
+enum Held {
+    Frame(gst::Buffer),
+    Event(gst::Event),
+}
+
+/// What the streaming thread sends on once the state lock is released.
+#[derive(Debug)]
+enum Output {
+    Buffer(gst::Buffer),
+    Event(gst::Event),
+    Message(gst::Message),
+}
+
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    layout: LumaLayout,
+    detector: Detector,
+    held: VecDeque<Held>,
+    previous_luma: Vec<u8>,
+    current_luma: Vec<u8>,
+    scratch: Vec<u32>,
+    /// Frames received since the stream started or was last flushed.
+    frames_received: u64,
+    /// Stream index of the detector's frame 0 (a caps change starts a new detector run).
+    run_first_frame: u64,
+    next_scene: u32,
+    /// The segment most recently sent downstream, for force-key-unit running times.
+    output_segment: gst::FormattedSegment<gst::ClockTime>,
+    /// Duration of the latest buffer that had one, for the latency of 0/1-framerate streams.
+    last_buffer_duration: Option<gst::ClockTime>,
+}
+
+impl State {
+    fn new(rule: detector::Config) -> Self {
+        State {
+            info: None,
+            layout: LumaLayout::Planar8,
+            detector: Detector::new(rule),
+            held: VecDeque::new(),
+            previous_luma: Vec::new(),
+            current_luma: Vec::new(),
+            scratch: Vec::new(),
+            frames_received: 0,
+            run_first_frame: 0,
+            next_scene: 0,
+            output_segment: gst::FormattedSegment::new(),
+            last_buffer_duration: None,
+        }
+    }
+
+    fn held_frames(&self) -> bool {
+        self.held.iter().any(|item| matches!(item, Held::Frame(_)))
+    }
+
+    /// Duration of one frame: from the framerate, else from the buffers.
+    fn frame_duration(&self) -> Option<gst::ClockTime> {
+        let fps = self.info.as_ref()?.fps();
+        if fps.numer() > 0 && fps.denom() > 0 {
+            gst::ClockTime::SECOND.mul_div_round(fps.denom() as u64, fps.numer() as u64)
+        } else {
+            self.last_buffer_duration
+        }
+    }
+}
+
+pub struct SceneCut {
+    sinkpad: gst::Pad,
+    srcpad: gst::Pad,
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+/// The luma layout of every format the element accepts.
+fn luma_layout(format: gst_video::VideoFormat) -> Option<LumaLayout> {
+    use gst_video::VideoFormat as F;
+    let rgb = |r, g, b, step| LumaLayout::Rgb { r, g, b, step };
+    Some(match format {
+        F::Gray8
+        | F::I420
+        | F::Yv12
+        | F::Nv12
+        | F::Nv21
+        | F::Nv16
+        | F::Nv24
+        | F::Y41b
+        | F::Y42b
+        | F::Y444 => LumaLayout::Planar8,
+        F::Gray16Le | F::P01010le => LumaLayout::Planar16 { depth: 16 },
+        F::I42010le | F::I42210le | F::Y44410le => LumaLayout::Planar16 { depth: 10 },
+        F::I42012le => LumaLayout::Planar16 { depth: 12 },
+        F::Yuy2 | F::Yvyu => LumaLayout::Packed8 { offset: 0, step: 2 },
+        F::Uyvy => LumaLayout::Packed8 { offset: 1, step: 2 },
+        F::Rgb => rgb(0, 1, 2, 3),
+        F::Bgr => rgb(2, 1, 0, 3),
+        F::Rgba | F::Rgbx => rgb(0, 1, 2, 4),
+        F::Bgra | F::Bgrx => rgb(2, 1, 0, 4),
+        F::Argb | F::Xrgb => rgb(1, 2, 3, 4),
+        F::Abgr | F::Xbgr => rgb(3, 2, 1, 4),
+        _ => return None,
+    })
+}
+
+const FORMATS: &[gst_video::VideoFormat] = {
+    use gst_video::VideoFormat as F;
+    &[
+        F::Gray8,
+        F::Gray16Le,
+        F::I420,
+        F::Yv12,
+        F::Nv12,
+        F::Nv21,
+        F::Nv16,
+        F::Nv24,
+        F::Y41b,
+        F::Y42b,
+        F::Y444,
+        F::I42010le,
+        F::I42012le,
+        F::I42210le,
+        F::Y44410le,
+        F::P01010le,
+        F::Yuy2,
+        F::Yvyu,
+        F::Uyvy,
+        F::Rgb,
+        F::Bgr,
+        F::Rgba,
+        F::Bgra,
+        F::Argb,
+        F::Abgr,
+        F::Rgbx,
+        F::Bgrx,
+        F::Xrgb,
+        F::Xbgr,
+    ]
+};
+
+impl SceneCut {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sink_chain(
+        &self,
+        _pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = *self.lock_settings();
+        let mut outputs = Vec::new();
+        {
+            let mut state = self.lock_state();
+            let state = &mut *state;
+            let Some(info) = state.info.clone() else {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("Received a buffer before any caps: the element upstream must negotiate raw video caps first"),
+                    ["no caps event before buffer with pts {}", buffer.pts().display()]
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            };
+            self.analyse(state, &info, &settings, &buffer)?;
+
+            if buffer.duration().is_some() {
+                state.last_buffer_duration = buffer.duration();
+            }
+            if *state.detector.config() != settings.rule {
+                state.detector.set_config(settings.rule);
+            }
+            let diff = if state.run_frame_count() == 0 {
+                0.0
+            } else {
+                luma::mean_abs_diff(&state.previous_luma, &state.current_luma)
+            };
+            gst::log!(
+                CAT,
+                imp = self,
+                "frame {} pts {}: d = {:.3}",
+                state.frames_received,
+                buffer.pts().display(),
+                diff
+            );
+            state.detector.push(diff);
+            std::mem::swap(&mut state.previous_luma, &mut state.current_luma);
+            state.frames_received += 1;
+            state.held.push_back(Held::Frame(buffer));
+            self.release_decided(state, &settings, &mut outputs);
+        }
+        self.send(outputs)
+    }
+
+    /// Computes the analysis image of `buffer` into `state.current_luma`.
+    fn analyse(
+        &self,
+        state: &mut State,
+        info: &gst_video::VideoInfo,
+        settings: &Settings,
+        buffer: &gst::Buffer,
+    ) -> Result<(), gst::FlowError> {
+        let frame = match gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
+        {
+            Ok(frame) => frame,
+            Err(_) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "Buffer of {} bytes is smaller than the {} bytes that {}x{} {} needs: check the caps and buffers of the element upstream",
+                        buffer.size(),
+                        info.size(),
+                        info.width(),
+                        info.height(),
+                        info.format().to_str()
+                    ),
+                    ["buffer pts {}, caps {:?}", buffer.pts().display(), info]
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let plane = LumaPlane {
+            data: frame.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+            stride: frame.plane_stride()[0].max(0) as usize,
+            width: info.width() as usize,
+            height: info.height() as usize,
+            layout: state.layout,
+        };
+        let (width, height) =
+            luma::analysis_size(plane.width, plane.height, settings.analysis_width as usize);
+        luma::downscale(
+            &plane,
+            width,
+            height,
+            &mut state.scratch,
+            &mut state.current_luma,
+        )
+        .map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ("Cannot read the luma plane ({}): check the caps and buffer layout of the element upstream", err),
+                ["layout {:?}", plane.layout]
+            );
+            gst::FlowError::Error
+        })
+    }
+
+    /// Moves every decided frame, and the events queued before it, from `held` to `outputs`,
+    /// announcing scene starts as it goes.
+    fn release_decided(&self, state: &mut State, settings: &Settings, outputs: &mut Vec<Output>) {
+        while let Some(decision) = state.detector.next_decision() {
+            let buffer = loop {
+                match state.held.pop_front() {
+                    Some(Held::Event(event)) => Self::queue_event(state, event, outputs),
+                    Some(Held::Frame(buffer)) => break buffer,
+                    None => {
+                        gst::error!(CAT, imp = self, "Decision without a held frame");
+                        return;
+                    }
+                }
+            };
+            let frame = state.run_first_frame + decision.frame;
+            self.log_verdict(frame, decision.diff, decision.verdict);
+            if let Some(score) = decision.scene_start() {
+                let change = SceneChange {
+                    scene: state.next_scene,
+                    frame,
+                    pts: buffer.pts(),
+                    score,
+                    kind: SceneChangeKind::Cut,
+                };
+                state.next_scene = state.next_scene.wrapping_add(1);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene {} starts at frame {} (pts {}, score {:.2})",
+                    change.scene,
+                    change.frame,
+                    change.pts.display(),
+                    change.score
+                );
+                outputs.push(Output::Event(change.to_event()));
+                if settings.force_keyframes {
+                    outputs.push(Output::Event(Self::force_key_unit(state, &change)));
+                }
+                outputs.push(Output::Message(change.to_message(&*self.obj())));
+            }
+            outputs.push(Output::Buffer(buffer));
+        }
+        while let Some(Held::Event(_)) = state.held.front() {
+            if let Some(Held::Event(event)) = state.held.pop_front() {
+                Self::queue_event(state, event, outputs);
+            }
+        }
+    }
+
+    fn log_verdict(&self, frame: u64, diff: Option<f64>, verdict: Verdict) {
+        let d = diff.unwrap_or(0.0);
+        match verdict {
+            Verdict::Continues => {
+                gst::trace!(CAT, imp = self, "frame {frame}: d = {d:.3}, no window")
+            }
+            Verdict::SceneStart { .. } => {}
+            Verdict::Unconfirmed {
+                score,
+                neighbour_mean,
+            } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: candidate (d = {d:.3}, score {score:.2}) not confirmed: \
+                 neighbour mean {neighbour_mean:.3}"
+            ),
+            Verdict::TooSoon {
+                score,
+                previous_cut,
+            } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: cut (d = {d:.3}, score {score:.2}) suppressed, only {} frames \
+                 after the cut at run frame {previous_cut}",
+                frame.saturating_sub(previous_cut)
+            ),
+        }
+    }
+
+    fn queue_event(state: &mut State, event: gst::Event, outputs: &mut Vec<Output>) {
+        Self::track_segment(state, &event);
+        outputs.push(Output::Event(event));
+    }
+
+    fn track_segment(state: &mut State, event: &gst::Event) {
+        if let gst::EventView::Segment(segment) = event.view() {
+            if let Ok(segment) = segment.segment().clone().downcast::<gst::ClockTime>() {
+                state.output_segment = segment;
+            }
+        }
+    }
+
+    fn force_key_unit(state: &State, change: &SceneChange) -> gst::Event {
+        let segment = &state.output_segment;
+        gst_video::DownstreamForceKeyUnitEvent::builder()
+            .timestamp(change.pts)
+            .stream_time(change.pts.and_then(|pts| segment.to_stream_time(pts)))
+            .running_time(change.pts.and_then(|pts| segment.to_running_time(pts)))
+            .all_headers(true)
+            .count(change.scene)
+            .build()
+    }
+
+    /// Decides and releases everything held, then starts a new detector run.
+    fn drain(&self, state: &mut State, settings: &Settings, outputs: &mut Vec<Output>) {
+        state.detector.finish();
+        self.release_decided(state, settings, outputs);
+        state.detector.reset();
+        state.run_first_frame = state.frames_received;
+    }
+
+    fn send(&self, outputs: Vec<Output>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut result = Ok(gst::FlowSuccess::Ok);
+        for output in outputs {
+            match output {
+                Output::Buffer(buffer) => {
+                    result = self.srcpad.push(buffer);
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                Output::Event(event) => {
+                    let description = format!("{:?}", event.type_());
+                    if !self.srcpad.push_event(event) {
+                        gst::debug!(CAT, imp = self, "downstream refused {description} event");
+                    }
+                }
+                Output::Message(message) => {
+                    let _ = self.obj().post_message(message);
+                }
+            }
+        }
+        result
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        gst::log!(CAT, obj = pad, "Handling event {:?}", event);
+        let settings = *self.lock_settings();
+        // Frames (and events queued among them) that must leave before this event.
+        let mut drained = Vec::new();
+        let mut state = self.lock_state();
+        match event.view() {
+            gst::EventView::FlushStop(_) => {
+                let info = state.info.take();
+                let layout = state.layout;
+                *state = State::new(settings.rule);
+                state.info = info;
+                state.layout = layout;
+            }
+            gst::EventView::Caps(caps) => {
+                let caps = caps.caps_owned();
+                let Some((info, layout)) = self.parse_caps(&caps) else {
+                    return false;
+                };
+                if state.info.as_ref() != Some(&info) {
+                    if state.run_frame_count() > 0 {
+                        gst::debug!(CAT, imp = self, "caps changed to {caps}: new scene");
+                        self.drain(&mut state, &settings, &mut drained);
+                    }
+                    state.info = Some(info);
+                    state.layout = layout;
+                }
+            }
+            gst::EventView::Eos(_) => self.drain(&mut state, &settings, &mut drained),
+            _ if event.is_serialized() => {
+                if state.held_frames() {
+                    state.held.push_back(Held::Event(event));
+                    return true;
+                }
+                Self::track_segment(&mut state, &event);
+            }
+            _ => {
+                drop(state);
+                return gst::Pad::event_default(pad, Some(&*self.obj()), event);
+            }
+        }
+        drop(state);
+        if let Err(err) = self.send(drained) {
+            gst::debug!(CAT, imp = self, "pushing drained frames failed: {err:?}");
+        }
+        self.srcpad.push_event(event)
+    }
+
+    fn parse_caps(&self, caps: &gst::Caps) -> Option<(gst_video::VideoInfo, LumaLayout)> {
+        let info = match gst_video::VideoInfo::from_caps(caps) {
+            Ok(info) => info,
+            Err(err) => {
+                gst::warning!(CAT, imp = self, "refusing caps {caps}: {err}");
+                return None;
+            }
+        };
+        let Some(layout) = luma_layout(info.format()) else {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "refusing unsupported format {}",
+                info.format()
+            );
+            return None;
+        };
+        Some((info, layout))
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let mut upstream = gst::query::Latency::new();
+            if !self.sinkpad.peer_query(&mut upstream) {
+                return false;
+            }
+            let (live, min, max) = upstream.result();
+            let ours = self.held_back_duration();
+            gst::debug!(
+                CAT,
+                imp = self,
+                "upstream latency {min} (max {}), adding {ours} of lookahead",
+                max.display()
+            );
+            q.set(live, min + ours, max.map(|max| max + ours));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+
+    /// How long the lookahead holds a frame back.
+    fn held_back_duration(&self) -> gst::ClockTime {
+        let lookahead = self.lock_settings().rule.lookahead() as u64;
+        let frame_duration = self.lock_state().frame_duration();
+        frame_duration.map_or(gst::ClockTime::ZERO, |frame| frame * lookahead)
+    }
+}
+
+impl State {
+    /// Frames pushed into the current detector run.
+    fn run_frame_count(&self) -> u64 {
+        self.frames_received - self.run_first_frame
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for SceneCut {
+    const NAME: &'static str = "GstSceneCut";
+    type Type = super::SceneCut;
+    type ParentType = gst::Element;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let sink_templ = klass.pad_template("sink").expect("sink template");
+        let sinkpad = gst::Pad::builder_from_template(&sink_templ)
+            .chain_function(|pad, parent, buffer| {
+                SceneCut::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |imp| imp.sink_chain(pad, buffer),
+                )
+            })
+            .event_function(|pad, parent, event| {
+                SceneCut::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.sink_event(pad, event),
+                )
+            })
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+
+        let src_templ = klass.pad_template("src").expect("src template");
+        let srcpad = gst::Pad::builder_from_template(&src_templ)
+            .query_function(|pad, parent, query| {
+                SceneCut::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.src_query(pad, query),
+                )
+            })
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+
+        let settings = Settings::default();
+        SceneCut {
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(settings),
+            state: Mutex::new(State::new(settings.rule)),
+        }
+    }
+}
+
+impl ObjectImpl for SceneCut {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let rule = detector::Config::default();
+            vec![
+                glib::ParamSpecUInt::builder("analysis-width")
+                    .nick("Analysis width")
+                    .blurb(
+                        "Width in pixels of the box-averaged luma image that frames are compared \
+                         at (height in proportion; 0 = full size). Changeable in NULL and READY.",
+                    )
+                    .maximum(u16::MAX as u32)
+                    .default_value(DEFAULT_ANALYSIS_WIDTH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("window")
+                    .nick("Window")
+                    .blurb(
+                        "Frame differences per sliding window; a frame is a candidate cut when it \
+                         is its window's largest difference and beats window-ratio times the \
+                         window mean. Sets the lookahead (latency) with confirm-radius. \
+                         Changeable while playing.",
+                    )
+                    .minimum(2)
+                    .maximum(detector::MAX_WINDOW as u32)
+                    .default_value(rule.window as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("window-ratio")
+                    .nick("Window ratio")
+                    .blurb(
+                        "How many times the window mean a candidate's difference must exceed. \
+                         Changeable while playing.",
+                    )
+                    .minimum(1.0)
+                    .maximum(1000.0)
+                    .default_value(rule.window_ratio)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("confirm-ratio")
+                    .nick("Confirmation ratio")
+                    .blurb(
+                        "How many times the mean difference of the surrounding frames a \
+                         candidate's difference must exceed to be confirmed. Changeable while \
+                         playing.",
+                    )
+                    .minimum(1.0)
+                    .maximum(1000.0)
+                    .default_value(rule.confirm_ratio)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("confirm-radius")
+                    .nick("Confirmation radius")
+                    .blurb(
+                        "Frames on each side of a candidate whose differences make the \
+                         confirmation mean. Changeable while playing.",
+                    )
+                    .minimum(1)
+                    .maximum(detector::MAX_CONFIRM_RADIUS as u32)
+                    .default_value(rule.confirm_radius as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-scene-frames")
+                    .nick("Minimum scene length")
+                    .blurb(
+                        "A cut closer than this many frames to the previous cut is ignored. \
+                         Changeable while playing.",
+                    )
+                    .maximum(u32::MAX)
+                    .default_value(rule.min_scene_frames as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("force-keyframes")
+                    .nick("Force keyframes")
+                    .blurb(
+                        "Send a downstream force-key-unit event with each scene's first frame, so \
+                         an encoder starts a keyframe at every cut. Changeable while playing.",
+                    )
+                    .default_value(DEFAULT_FORCE_KEYFRAMES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt64::builder("latency")
+                    .nick("Latency")
+                    .blurb(
+                        "Time in nanoseconds that frames are held back to decide them \
+                         (lookahead × frame duration; 0 until the frame duration is known)",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.lock_settings();
+        let old_lookahead = settings.rule.lookahead();
+        let value_u32 = || value.get::<u32>().unwrap_or_default();
+        let value_f64 = || value.get::<f64>().unwrap_or_default();
+        match pspec.name() {
+            "analysis-width" => settings.analysis_width = value_u32(),
+            "window" => settings.rule.window = value_u32() as usize,
+            "window-ratio" => settings.rule.window_ratio = value_f64(),
+            "confirm-ratio" => settings.rule.confirm_ratio = value_f64(),
+            "confirm-radius" => settings.rule.confirm_radius = value_u32() as usize,
+            "min-scene-frames" => settings.rule.min_scene_frames = value_u32() as u64,
+            "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
+            other => {
+                gst::warning!(CAT, imp = self, "no writable property {other}");
+                return;
+            }
+        }
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
+        let lookahead_changed = settings.rule.lookahead() != old_lookahead;
+        drop(settings);
+        if lookahead_changed {
+            let _ = self
+                .obj()
+                .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = *self.lock_settings();
+        match pspec.name() {
+            "analysis-width" => settings.analysis_width.to_value(),
+            "window" => (settings.rule.window as u32).to_value(),
+            "window-ratio" => settings.rule.window_ratio.to_value(),
+            "confirm-ratio" => settings.rule.confirm_ratio.to_value(),
+            "confirm-radius" => (settings.rule.confirm_radius as u32).to_value(),
+            "min-scene-frames" => (settings.rule.min_scene_frames as u32).to_value(),
+            "force-keyframes" => settings.force_keyframes.to_value(),
+            "latency" => self.held_back_duration().nseconds().to_value(),
+            other => {
+                gst::warning!(CAT, imp = self, "no readable property {other}");
+                pspec.default_value().clone()
+            }
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_pad(&self.sinkpad).expect("adding sink pad");
+        obj.add_pad(&self.srcpad).expect("adding src pad");
+    }
+}
+
+impl GstObjectImpl for SceneCut {}
+
+impl ElementImpl for SceneCut {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Scene change detector",
+                "Filter/Analyzer/Video",
+                "Finds cuts with a windowed absolute luma difference rule, passes every frame \
+                 through untouched and announces each new scene with a serialized custom \
+                 downstream event and an element message named scene-change",
+                "gst-exemplar developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS.iter().copied())
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("src template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("sink template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::ReadyToPaused {
+            let rule = self.lock_settings().rule;
+            *self.lock_state() = State::new(rule);
+        }
+        let result = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::PausedToReady {
+            let rule = self.lock_settings().rule;
+            *self.lock_state() = State::new(rule);
+        }
+        Ok(result)
+    }
+}

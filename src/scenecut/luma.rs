@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Small luma images for analysis, and the difference between two of them.
+//!
+//! A frame's luma is box-averaged down to a fixed analysis width so that a 4K frame costs about
+//! as much to compare as an SD one, and so that noise and fine texture average out before the
+//! difference is taken.
+
+use std::fmt;
+
+/// Where the luma (or the colour components that make it) sits in a frame's first plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LumaLayout {
+    /// One byte of luma per pixel (GRAY8 and the planar / semi-planar YUV formats).
+    Planar8,
+    /// One little-endian 16-bit word per pixel holding `depth` significant low bits.
+    Planar16 { depth: u32 },
+    /// Packed YUV: luma byte at `offset`, then every `step` bytes (YUY2, UYVY).
+    Packed8 { offset: usize, step: usize },
+    /// Packed RGB: byte offsets of each component within a `step`-byte pixel.
+    Rgb {
+        r: usize,
+        g: usize,
+        b: usize,
+        step: usize,
+    },
+}
+
+impl LumaLayout {
+    fn bytes_per_row(&self, width: usize) -> usize {
+        match *self {
+            LumaLayout::Planar8 => width,
+            LumaLayout::Planar16 { .. } => 2 * width,
+            LumaLayout::Packed8 { offset, step } => (width - 1) * step + offset + 1,
+            LumaLayout::Rgb { r, g, b, step } => (width - 1) * step + r.max(g).max(b) + 1,
+        }
+    }
+}
+
+/// A borrowed first plane of a frame.
+#[derive(Debug, Clone, Copy)]
+pub struct LumaPlane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+    pub layout: LumaLayout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LumaError {
+    /// The plane holds fewer bytes than its size and stride require.
+    TooSmall { needed: usize, got: usize },
+    /// Zero width or height, or a stride shorter than a row.
+    BadGeometry {
+        width: usize,
+        height: usize,
+        stride: usize,
+    },
+}
+
+impl fmt::Display for LumaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LumaError::TooSmall { needed, got } => {
+                write!(f, "plane has {got} bytes but its size needs {needed}")
+            }
+            LumaError::BadGeometry {
+                width,
+                height,
+                stride,
+            } => write!(
+                f,
+                "unusable plane geometry {width}x{height}, stride {stride}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LumaError {}
+
+/// Size of the analysis image for a frame: `analysis_width` wide (never wider than the frame;
+/// 0 keeps full size), height in proportion, at least 1x1.
+pub fn analysis_size(width: usize, height: usize, analysis_width: usize) -> (usize, usize) {
+    if analysis_width == 0 || analysis_width >= width {
+        return (width, height);
+    }
+    let out_height = ((height * analysis_width + width / 2) / width).clamp(1, height);
+    (analysis_width, out_height)
+}
+
+/// Box-averages the plane's luma into `out` (`out_width × out_height`, 8-bit, row-major).
+/// Reuses `out`'s and `scratch`'s allocations from one frame to the next.
+pub fn downscale(
+    plane: &LumaPlane,
+    out_width: usize,
+    out_height: usize,
+    scratch: &mut Vec<u32>,
+    out: &mut Vec<u8>,
+) -> Result<(), LumaError> {
+    let LumaPlane {
+        data,
+        stride,
+        width,
+        height,
+        layout,
+    } = *plane;
+    if width == 0 || height == 0 || stride < layout.bytes_per_row(width) {
+        return Err(LumaError::BadGeometry {
+            width,
+            height,
+            stride,
+        });
+    }
+    let needed = stride * (height - 1) + layout.bytes_per_row(width);
+    if data.len() < needed {
+        return Err(LumaError::TooSmall {
+            needed,
+            got: data.len(),
+        });
+    }
+    let out_width = out_width.clamp(1, width);
+    let out_height = out_height.clamp(1, height);
+    let shift = match layout {
+        LumaLayout::Planar16 { depth } => depth.clamp(8, 16) - 8,
+        _ => 0,
+    };
+
+    out.clear();
+    out.reserve(out_width * out_height);
+    scratch.clear();
+    scratch.resize(width, 0);
+    for out_y in 0..out_height {
+        let y0 = out_y * height / out_height;
+        let y1 = (out_y + 1) * height / out_height;
+        scratch.fill(0);
+        for y in y0..y1 {
+            accumulate_row(&data[y * stride..], width, layout, scratch);
+        }
+        for out_x in 0..out_width {
+            let x0 = out_x * width / out_width;
+            let x1 = (out_x + 1) * width / out_width;
+            let sum: u64 = scratch[x0..x1].iter().map(|&v| v as u64).sum();
+            let count = ((x1 - x0) * (y1 - y0)) as u64;
+            let mean = (sum + count / 2) / count;
+            out.push((mean >> shift).min(255) as u8);
+        }
+    }
+    Ok(())
+}
+
+/// Adds one row's luma to the per-column sums. Kept as simple indexed loops per layout so the
+/// compiler vectorises the common planar case.
+fn accumulate_row(row: &[u8], width: usize, layout: LumaLayout, sums: &mut [u32]) {
+    match layout {
+        LumaLayout::Planar8 => {
+            for (sum, &v) in sums.iter_mut().zip(&row[..width]) {
+                *sum += v as u32;
+            }
+        }
+        LumaLayout::Planar16 { .. } => {
+            for (sum, v) in sums.iter_mut().zip(row[..2 * width].chunks_exact(2)) {
+                *sum += u16::from_le_bytes([v[0], v[1]]) as u32;
+            }
+        }
+        LumaLayout::Packed8 { offset, step } => {
+            for (x, sum) in sums.iter_mut().enumerate() {
+                *sum += row[x * step + offset] as u32;
+            }
+        }
+        LumaLayout::Rgb { r, g, b, step } => {
+            for (x, sum) in sums.iter_mut().enumerate() {
+                let p = &row[x * step..];
+                // BT.601 luma weights in 1/256 units (77 + 150 + 29 = 256).
+                *sum += (77 * p[r] as u32 + 150 * p[g] as u32 + 29 * p[b] as u32 + 128) >> 8;
+            }
+        }
+    }
+}
+
+/// Mean of `|a - b|` over two analysis images of the same size, in 8-bit luma units.
+pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    if a.is_empty() {
+        return 0.0;
+    }
+    let total: u64 = a
+        .chunks(4096)
+        .zip(b.chunks(4096))
+        .map(|(a, b)| {
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| x.abs_diff(y) as u32)
+                .sum::<u32>() as u64
+        })
+        .sum();
+    total as f64 / a.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(plane: &LumaPlane, w: usize, h: usize) -> Result<Vec<u8>, LumaError> {
+        let mut out = Vec::new();
+        downscale(plane, w, h, &mut Vec::new(), &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn analysis_size_keeps_aspect() {
+        assert_eq!(analysis_size(1920, 1080, 320), (320, 180));
+        assert_eq!(analysis_size(640, 360, 320), (320, 180));
+        assert_eq!(analysis_size(200, 100, 320), (200, 100));
+        assert_eq!(analysis_size(1920, 1080, 0), (1920, 1080));
+        assert_eq!(analysis_size(7680, 1, 320), (320, 1));
+        assert_eq!(analysis_size(1, 1, 320), (1, 1));
+    }
+
+    #[test]
+    fn planar_box_average_with_padded_stride() {
+        // 4x2 picture, stride 6 (two bytes of padding that must be ignored).
+        let data = [10, 20, 30, 40, 255, 255, 50, 60, 70, 80, 255, 255];
+        let plane = LumaPlane {
+            data: &data,
+            stride: 6,
+            width: 4,
+            height: 2,
+            layout: LumaLayout::Planar8,
+        };
+        assert_eq!(small(&plane, 2, 1).unwrap(), vec![35, 55]);
+        assert_eq!(
+            small(&plane, 4, 2).unwrap(),
+            data[..4]
+                .iter()
+                .chain(&data[6..10])
+                .copied()
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_and_ten_bit_scale_to_eight() {
+        let gray16 = [0x00, 0x80, 0xff, 0xff];
+        let plane = LumaPlane {
+            data: &gray16,
+            stride: 4,
+            width: 2,
+            height: 1,
+            layout: LumaLayout::Planar16 { depth: 16 },
+        };
+        assert_eq!(small(&plane, 2, 1).unwrap(), vec![0x80, 0xff]);
+        let ten = 1020u16.to_le_bytes();
+        let plane = LumaPlane {
+            data: &ten,
+            stride: 2,
+            width: 1,
+            height: 1,
+            layout: LumaLayout::Planar16 { depth: 10 },
+        };
+        assert_eq!(small(&plane, 1, 1).unwrap(), vec![255]);
+    }
+
+    #[test]
+    fn packed_yuv_and_rgb_layouts() {
+        // YUY2: Y0 U Y1 V
+        let yuy2 = [100, 1, 200, 2];
+        let plane = LumaPlane {
+            data: &yuy2,
+            stride: 4,
+            width: 2,
+            height: 1,
+            layout: LumaLayout::Packed8 { offset: 0, step: 2 },
+        };
+        assert_eq!(small(&plane, 2, 1).unwrap(), vec![100, 200]);
+        // UYVY: U Y0 V Y1
+        let uyvy = [1, 100, 2, 200];
+        let plane = LumaPlane {
+            layout: LumaLayout::Packed8 { offset: 1, step: 2 },
+            data: &uyvy,
+            ..plane
+        };
+        assert_eq!(small(&plane, 2, 1).unwrap(), vec![100, 200]);
+        // BGRx: pure red, then white.
+        let bgrx = [0, 0, 255, 0, 255, 255, 255, 0];
+        let plane = LumaPlane {
+            data: &bgrx,
+            stride: 8,
+            width: 2,
+            height: 1,
+            layout: LumaLayout::Rgb {
+                r: 2,
+                g: 1,
+                b: 0,
+                step: 4,
+            },
+        };
+        assert_eq!(small(&plane, 2, 1).unwrap(), vec![77, 255]);
+    }
+
+    #[test]
+    fn short_buffers_and_bad_strides_are_errors() {
+        let data = [0u8; 10];
+        let plane = LumaPlane {
+            data: &data,
+            stride: 4,
+            width: 4,
+            height: 3,
+            layout: LumaLayout::Planar8,
+        };
+        assert_eq!(
+            small(&plane, 2, 2),
+            Err(LumaError::TooSmall {
+                needed: 12,
+                got: 10
+            })
+        );
+        let plane = LumaPlane { stride: 3, ..plane };
+        assert!(matches!(
+            small(&plane, 2, 2),
+            Err(LumaError::BadGeometry { .. })
+        ));
+    }
+
+    #[test]
+    fn mean_abs_diff_is_symmetric_and_exact() {
+        assert_eq!(mean_abs_diff(&[0, 10, 255, 7], &[10, 0, 0, 7]), 275.0 / 4.0);
+        assert_eq!(mean_abs_diff(&[10, 0, 0, 7], &[0, 10, 255, 7]), 275.0 / 4.0);
+        assert_eq!(mean_abs_diff(&[], &[]), 0.0);
+    }
+}
