@@ -63,7 +63,7 @@ struct State {
     held: VecDeque<Held>,
     previous_luma: Vec<u8>,
     current_luma: Vec<u8>,
-    scratch: Vec<u32>,
+    downscaler: luma::Downscaler,
     /// Frames received since the stream started or was last flushed.
     frames_received: u64,
     /// Stream index of the detector's frame 0 (a caps change starts a new detector run).
@@ -84,7 +84,7 @@ impl State {
             held: VecDeque::new(),
             previous_luma: Vec::new(),
             current_luma: Vec::new(),
-            scratch: Vec::new(),
+            downscaler: luma::Downscaler::default(),
             frames_received: 0,
             run_first_frame: 0,
             next_scene: 0,
@@ -279,13 +279,9 @@ impl SceneCut {
         };
         let (width, height) =
             luma::analysis_size(plane.width, plane.height, settings.analysis_width as usize);
-        luma::downscale(
-            &plane,
-            width,
-            height,
-            &mut state.scratch,
-            &mut state.current_luma,
-        )
+        state
+            .downscaler
+            .run(&plane, width, height, &mut state.current_luma)
         .map_err(|err| {
             gst::element_imp_error!(
                 self,

@@ -89,64 +89,85 @@ pub fn analysis_size(width: usize, height: usize, analysis_width: usize) -> (usi
     (analysis_width, out_height)
 }
 
-/// Box-averages the plane's luma into `out` (`out_width × out_height`, 8-bit, row-major).
-/// Reuses `out`'s and `scratch`'s allocations from one frame to the next.
-pub fn downscale(
-    plane: &LumaPlane,
-    out_width: usize,
-    out_height: usize,
-    scratch: &mut Vec<u32>,
-    out: &mut Vec<u8>,
-) -> Result<(), LumaError> {
-    let LumaPlane {
-        data,
-        stride,
-        width,
-        height,
-        layout,
-    } = *plane;
-    if width == 0 || height == 0 || stride < layout.bytes_per_row(width) {
-        return Err(LumaError::BadGeometry {
+/// Box-averages a plane's luma down to an analysis image. Keeps its buffers from one frame to
+/// the next, so the steady state allocates nothing.
+#[derive(Debug, Default)]
+pub struct Downscaler {
+    /// Per input column, the sum of the current output row's input rows.
+    column_sums: Vec<u32>,
+    /// Per output column, its first input column; one extra entry closes the last one.
+    column_starts: Vec<usize>,
+    geometry: (usize, usize),
+}
+
+impl Downscaler {
+    /// Writes the `out_width × out_height` analysis image (8-bit, row-major) of `plane` to
+    /// `out`, replacing what it held.
+    pub fn run(
+        &mut self,
+        plane: &LumaPlane,
+        out_width: usize,
+        out_height: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), LumaError> {
+        let LumaPlane {
+            data,
+            stride,
             width,
             height,
-            stride,
-        });
-    }
-    let needed = stride * (height - 1) + layout.bytes_per_row(width);
-    if data.len() < needed {
-        return Err(LumaError::TooSmall {
-            needed,
-            got: data.len(),
-        });
-    }
-    let out_width = out_width.clamp(1, width);
-    let out_height = out_height.clamp(1, height);
-    let shift = match layout {
-        LumaLayout::Planar16 { depth } => depth.clamp(8, 16) - 8,
-        _ => 0,
-    };
+            layout,
+        } = *plane;
+        if width == 0 || height == 0 || stride < layout.bytes_per_row(width) {
+            return Err(LumaError::BadGeometry {
+                width,
+                height,
+                stride,
+            });
+        }
+        let needed = stride * (height - 1) + layout.bytes_per_row(width);
+        if data.len() < needed {
+            return Err(LumaError::TooSmall {
+                needed,
+                got: data.len(),
+            });
+        }
+        let out_width = out_width.clamp(1, width);
+        let out_height = out_height.clamp(1, height);
+        let shift = match layout {
+            LumaLayout::Planar16 { depth } => depth.clamp(8, 16) - 8,
+            _ => 0,
+        };
+        if self.geometry != (width, out_width) {
+            self.geometry = (width, out_width);
+            self.column_starts = (0..=out_width).map(|x| x * width / out_width).collect();
+            self.column_sums = vec![0; width];
+        }
 
-    out.clear();
-    out.reserve(out_width * out_height);
-    scratch.clear();
-    scratch.resize(width, 0);
-    for out_y in 0..out_height {
-        let y0 = out_y * height / out_height;
-        let y1 = (out_y + 1) * height / out_height;
-        scratch.fill(0);
-        for y in y0..y1 {
-            accumulate_row(&data[y * stride..], width, layout, scratch);
+        out.clear();
+        out.reserve(out_width * out_height);
+        for out_y in 0..out_height {
+            let y0 = out_y * height / out_height;
+            let y1 = (out_y + 1) * height / out_height;
+            self.column_sums.fill(0);
+            for y in y0..y1 {
+                accumulate_row(&data[y * stride..], width, layout, &mut self.column_sums);
+            }
+            let rows = (y1 - y0) as u64;
+            for bounds in self.column_starts.windows(2) {
+                let block = &self.column_sums[bounds[0]..bounds[1]];
+                let mean = if block.len() == 1 && rows == 1 {
+                    block[0] as u64
+                } else {
+                    // A block sums at most 65535 × rows × columns: u64 cannot overflow.
+                    let sum: u64 = block.iter().map(|&v| v as u64).sum();
+                    let count = rows * block.len() as u64;
+                    (sum + count / 2) / count
+                };
+                out.push((mean >> shift).min(255) as u8);
+            }
         }
-        for out_x in 0..out_width {
-            let x0 = out_x * width / out_width;
-            let x1 = (out_x + 1) * width / out_width;
-            let sum: u64 = scratch[x0..x1].iter().map(|&v| v as u64).sum();
-            let count = ((x1 - x0) * (y1 - y0)) as u64;
-            let mean = (sum + count / 2) / count;
-            out.push((mean >> shift).min(255) as u8);
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Adds one row's luma to the per-column sums. Kept as simple indexed loops per layout so the
@@ -203,7 +224,7 @@ mod tests {
 
     fn small(plane: &LumaPlane, w: usize, h: usize) -> Result<Vec<u8>, LumaError> {
         let mut out = Vec::new();
-        downscale(plane, w, h, &mut Vec::new(), &mut out)?;
+        Downscaler::default().run(plane, w, h, &mut out)?;
         Ok(out)
     }
 

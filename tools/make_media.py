@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Makes the project's test and demo media from real photographs shipped in PyPI packages.
+
+Each scene of a clip is a virtual camera moving (pan or zoom) over the left 60 % of one colour
+photograph from scikit-image or scikit-learn; the right 40 % of the same photo, which the clip
+never shows, is that scene's reference photo. Photos that appear in no scene are written to the
+reference library as distractors.
+
+Output folder (default generated/media):
+  scenes.mp4        colour clip, H.264 in MP4
+  scenes_grey.mp4   the same clip in black and white (the colorizer's input)
+  scenes.rgb        the colour frames, raw RGB24, for quality measurements
+  scenes.json       geometry, frame rate, and the ground truth: each scene's first frame,
+                    photo and reference file
+  refs/             the reference library: one JPEG per scene photo plus distractors
+
+Deterministic: the same packages give the same frames.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+WIDTH, HEIGHT, FPS = 640, 360, 25
+
+# (photo, frames, motion). Scene lengths vary; scenes 2 and 3 are closer together than the
+# detector's default 30-frame window.
+SCENES = [
+    ("astronaut", 48, "pan-down"),
+    ("chelsea", 40, "zoom-in"),
+    ("coffee", 14, "pan-right"),
+    ("rocket", 44, "pan-up"),
+    ("china", 50, "zoom-out"),
+    ("flower", 42, "pan-left"),
+]
+DISTRACTORS = ["immunohistochemistry", "hubble_deep_field", "colorwheel"]
+REFERENCE_FRACTION = 0.4
+
+
+def photo(name):
+    """A colour photograph, uint8 RGB, from the packages' bundled data."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    return np.ascontiguousarray(image[..., :3])
+
+
+def split(image):
+    """(scene part: left 60 %, reference part: right 40 %), sharing no pixels."""
+    cut = int(round(image.shape[1] * (1.0 - REFERENCE_FRACTION)))
+    return image[:, :cut], image[:, cut:]
+
+
+def bilinear(image, x0, y0, w, h):
+    """Samples the rectangle (x0, y0, w, h) of `image` to WIDTH x HEIGHT."""
+    ys = y0 + (np.arange(HEIGHT) + 0.5) * h / HEIGHT - 0.5
+    xs = x0 + (np.arange(WIDTH) + 0.5) * w / WIDTH - 0.5
+    ys = np.clip(ys, 0, image.shape[0] - 1)
+    xs = np.clip(xs, 0, image.shape[1] - 1)
+    y_lo = np.floor(ys).astype(int)
+    x_lo = np.floor(xs).astype(int)
+    y_hi = np.minimum(y_lo + 1, image.shape[0] - 1)
+    x_hi = np.minimum(x_lo + 1, image.shape[1] - 1)
+    fy = (ys - y_lo)[:, None, None]
+    fx = (xs - x_lo)[None, :, None]
+    img = image.astype(np.float32)
+    top = img[y_lo][:, x_lo] * (1 - fx) + img[y_lo][:, x_hi] * fx
+    bottom = img[y_hi][:, x_lo] * (1 - fx) + img[y_hi][:, x_hi] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def camera(region, motion, t):
+    """Crop rectangle at time t in [0, 1] for a 16:9 camera moving over `region`."""
+    rh, rw = region.shape[:2]
+    # Largest 16:9 rectangle that fits, then 85 % of it so that pans have room to move.
+    full_w = min(rw, rh * WIDTH / HEIGHT)
+    w = 0.85 * full_w
+    h = w * HEIGHT / WIDTH
+    if motion.startswith("zoom"):
+        scale = 1.0 - 0.3 * (t if motion == "zoom-in" else 1.0 - t)
+        w, h = w * scale, h * scale
+        return (rw - w) / 2, (rh - h) / 2, w, h
+    dx, dy = rw - w, rh - h
+    x, y = {
+        "pan-right": (dx * t, dy / 2),
+        "pan-left": (dx * (1 - t), dy / 2),
+        "pan-down": (dx / 2, dy * t),
+        "pan-up": (dx / 2, dy * (1 - t)),
+    }[motion]
+    return x, y, w, h
+
+
+def luma(rgb):
+    """BT.601 luma, the grey a black-and-white film of the scene would show."""
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def encode(raw_path, fmt, out_path):
+    """Encodes a raw file to H.264 in MP4 with GStreamer."""
+    pipeline = [
+        "gst-launch-1.0", "-q", "filesrc", f"location={raw_path}", "!",
+        "rawvideoparse", f"width={WIDTH}", f"height={HEIGHT}", f"format={fmt}",
+        f"framerate={FPS}/1", "!", "videoconvert", "!", "video/x-raw,format=I420", "!",
+        "x264enc", "speed-preset=medium", "qp-min=0", "pass=quant", "quantizer=16",
+        "key-int-max=250", "!", "mp4mux", "!", "filesink", f"location={out_path}",
+    ]
+    subprocess.run(pipeline, check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="generated/media", type=pathlib.Path)
+    args = parser.parse_args()
+    out = args.out
+    refs = out / "refs"
+    if refs.exists():
+        shutil.rmtree(refs)
+    refs.mkdir(parents=True)
+
+    from PIL import Image
+
+    rng = np.random.default_rng(2024)
+    scenes = []
+    frame = 0
+    rgb_path = out / "scenes.rgb"
+    grey_path = out / "scenes_grey.gray"
+    with open(rgb_path, "wb") as rgb_file, open(grey_path, "wb") as grey_file:
+        for name, length, motion in SCENES:
+            region, reference = split(photo(name))
+            ref_file = refs / f"{name}.jpg"
+            Image.fromarray(np.ascontiguousarray(reference)).save(ref_file, quality=92)
+            scenes.append(
+                {
+                    "first_frame": frame,
+                    "frames": length,
+                    "photo": name,
+                    "motion": motion,
+                    "reference": ref_file.name,
+                }
+            )
+            for i in range(length):
+                x, y, w, h = camera(region, motion, i / max(1, length - 1))
+                colour = bilinear(region, x, y, w, h)
+                # Film grain, the same on all three channels as on real film.
+                colour += rng.normal(0.0, 1.5, size=(HEIGHT, WIDTH, 1)).astype(np.float32)
+                colour = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+                rgb_file.write(colour.tobytes())
+                grey = np.clip(np.rint(luma(colour.astype(np.float32))), 0, 255).astype(np.uint8)
+                grey_file.write(grey.tobytes())
+            frame += length
+    for name in DISTRACTORS:
+        Image.fromarray(photo(name)).save(refs / f"distractor_{name}.jpg", quality=92)
+
+    encode(rgb_path, "rgb", out / "scenes.mp4")
+    encode(grey_path, "gray8", out / "scenes_grey.mp4")
+    os.remove(grey_path)
+    meta = {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "fps": FPS,
+        "frames": frame,
+        "cuts": [s["first_frame"] for s in scenes[1:]],
+        "scenes": scenes,
+        "distractors": [f"distractor_{n}.jpg" for n in DISTRACTORS],
+    }
+    (out / "scenes.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {frame} frames in {len(scenes)} scenes to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
