@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a Debian 12 machine that has only Rust and Python:
+# GStreamer from apt, Python packages in the project-local .venv, and the generated media.
+# Each step is skipped when it is already done, so running it again costs a few seconds.
+# Sourced by scripts/demo.sh and scripts/test.sh; it exports the variables the plugin needs.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GENERATED="$ROOT/generated"
+
+APT_PACKAGES=(
+    pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+    python3-venv meson ninja-build
+)
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+install_apt_packages() {
+    local missing=()
+    for package in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+    local venv="$ROOT/.venv" stamp="$ROOT/.venv/.requirements"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating the Python environment in .venv"
+        python3 -m venv "$venv"
+    fi
+    if ! cmp -s "$ROOT/requirements.txt" "$stamp"; then
+        log "installing Python packages from requirements.txt"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q -r "$ROOT/requirements.txt"
+        cp "$ROOT/requirements.txt" "$stamp"
+    fi
+}
+
+# Re-runs a generator when its output is missing or its inputs changed.
+generate() {
+    local name="$1" output="$2"
+    shift 2
+    local stamp="$output/.inputs" digest
+    digest=$(cat "$ROOT/requirements.txt" "$@" | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
+        return
+    fi
+    log "generating $name in ${output#"$ROOT"/}"
+    rm -rf "$output"
+    mkdir -p "$output"
+    "$ROOT/.venv/bin/python" "$@" --out "$output"
+    echo "$digest" >"$stamp"
+}
+
+install_apt_packages
+install_python_packages
+generate "test media from real photos" "$GENERATED/media" "$ROOT/tools/make_media.py"

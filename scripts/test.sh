@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing whatever is missing first.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+cargo test --locked --all-features
