@@ -65,3 +65,4 @@ generate() {
 install_apt_packages
 install_python_packages
 generate "test media from real photos" "$GENERATED/media" "$ROOT/tools/make_media.py"
+generate "default models" "$GENERATED/models" "$ROOT/models/build.py"

