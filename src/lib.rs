@@ -6,6 +6,7 @@
 
 use gst::glib;
 
+pub mod colorize;
 pub mod scene_change;
 pub mod scenecut;
 

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Colour science between video samples and CIE L*a*b* (D65), without GStreamer types.
+//!
+//! A grey video frame only has luma `Y'`. With `R' = G' = B' = E'Y`, its relative luminance is
+//! the transfer function's decoding of `E'Y`, and its CIE lightness L* follows. Going back, the
+//! predicted a*, b* join that L*; the colour is turned into linear RGB (BT.709 / sRGB
+//! primaries, D65), encoded with the stream's transfer function and, for YUV output, into
+//! Cb/Cr with the stream's matrix and range.
+
+/// Quantisation range of 8-bit video samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// Luma 16..235, chroma 16..240.
+    Limited,
+    /// 0..255.
+    Full,
+}
+
+/// Y'CbCr matrix: the luma weights of R' and B'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matrix {
+    Bt601,
+    Bt709,
+    Bt2020,
+}
+
+impl Matrix {
+    fn kr_kb(self) -> (f32, f32) {
+        match self {
+            Matrix::Bt601 => (0.299, 0.114),
+            Matrix::Bt709 => (0.2126, 0.0722),
+            Matrix::Bt2020 => (0.2627, 0.0593),
+        }
+    }
+}
+
+/// Opto-electronic transfer function of the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// BT.709 / BT.601 / BT.2020 camera curve.
+    Bt709,
+    Srgb,
+    /// Pure power 2.2.
+    Gamma22,
+    Linear,
+}
+
+impl Transfer {
+    /// Encoded value (0..1) to linear light (0..1).
+    pub fn decode(self, v: f32) -> f32 {
+        let v = v.clamp(0.0, 1.0);
+        match self {
+            Transfer::Bt709 => {
+                if v < 0.081 {
+                    v / 4.5
+                } else {
+                    ((v + 0.099) / 1.099).powf(1.0 / 0.45)
+                }
+            }
+            Transfer::Srgb => srgb_decode(v),
+            Transfer::Gamma22 => v.powf(2.2),
+            Transfer::Linear => v,
+        }
+    }
+
+    /// Linear light (0..1) to encoded value (0..1).
+    pub fn encode(self, l: f32) -> f32 {
+        let l = l.clamp(0.0, 1.0);
+        match self {
+            Transfer::Bt709 => {
+                if l < 0.018 {
+                    4.5 * l
+                } else {
+                    1.099 * l.powf(0.45) - 0.099
+                }
+            }
+            Transfer::Srgb => srgb_encode(l),
+            Transfer::Gamma22 => l.powf(1.0 / 2.2),
+            Transfer::Linear => l,
+        }
+    }
+}
+
+pub fn srgb_decode(v: f32) -> f32 {
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+pub fn srgb_encode(l: f32) -> f32 {
+    if l <= 0.003_130_8 {
+        12.92 * l
+    } else {
+        1.055 * l.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+const EPSILON: f32 = 216.0 / 24389.0;
+const KAPPA: f32 = 24389.0 / 27.0;
+
+/// Relative luminance (0..1) to CIE L* (0..100).
+pub fn lightness(y: f32) -> f32 {
+    if y > EPSILON {
+        116.0 * y.cbrt() - 16.0
+    } else {
+        KAPPA * y
+    }
+}
+
+/// CIE L* (0..100) to relative luminance (0..1).
+pub fn luminance(l: f32) -> f32 {
+    let fy = (l + 16.0) / 116.0;
+    let cube = fy * fy * fy;
+    if cube > EPSILON {
+        cube
+    } else {
+        l / KAPPA
+    }
+}
+
+/// The stream's colorimetry, as far as the colorizer needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colorimetry {
+    pub range: Range,
+    pub matrix: Matrix,
+    pub transfer: Transfer,
+}
+
+impl Colorimetry {
+    /// L* of every 8-bit luma code value.
+    pub fn lightness_table(&self) -> [f32; 256] {
+        let mut table = [0.0; 256];
+        for (code, l) in table.iter_mut().enumerate() {
+            let normalised = match self.range {
+                Range::Limited => (code as f32 - 16.0) / 219.0,
+                Range::Full => code as f32 / 255.0,
+            };
+            *l = lightness(self.transfer.decode(normalised));
+        }
+        table
+    }
+}
+
+/// Turns (L*, a*, b*) into 8-bit video samples for one stream's colorimetry.
+#[derive(Debug, Clone)]
+pub struct LabToVideo {
+    colorimetry: Colorimetry,
+    /// Transfer encoding of linear light sampled at `ENCODE_STEPS + 1` points.
+    encode_table: Vec<f32>,
+}
+
+const ENCODE_STEPS: usize = 4096;
+
+/// D65 white point.
+const WHITE: [f32; 3] = [0.950_47, 1.0, 1.088_83];
+
+/// XYZ to linear sRGB / BT.709 RGB.
+const XYZ_TO_RGB: [[f32; 3]; 3] = [
+    [3.240_454_2, -1.537_138_5, -0.498_531_4],
+    [-0.969_266, 1.876_010_8, 0.041_556],
+    [0.055_643_4, -0.204_025_9, 1.057_225_2],
+];
+
+impl LabToVideo {
+    pub fn new(colorimetry: Colorimetry) -> Self {
+        let encode_table = (0..=ENCODE_STEPS)
+            .map(|i| colorimetry.transfer.encode(i as f32 / ENCODE_STEPS as f32))
+            .collect();
+        LabToVideo {
+            colorimetry,
+            encode_table,
+        }
+    }
+
+    fn encode(&self, linear: f32) -> f32 {
+        let position = linear.clamp(0.0, 1.0) * ENCODE_STEPS as f32;
+        let index = (position as usize).min(ENCODE_STEPS - 1);
+        let fraction = position - index as f32;
+        self.encode_table[index] * (1.0 - fraction) + self.encode_table[index + 1] * fraction
+    }
+
+    /// Non-linear R'G'B' in 0..1, clipped to the gamut.
+    pub fn rgb(&self, l: f32, a: f32, b: f32) -> [f32; 3] {
+        let fy = (l + 16.0) / 116.0;
+        let fx = fy + a / 500.0;
+        let fz = fy - b / 200.0;
+        let inverse = |f: f32| {
+            let cube = f * f * f;
+            if cube > EPSILON {
+                cube
+            } else {
+                (116.0 * f - 16.0) / KAPPA
+            }
+        };
+        let xyz = [
+            WHITE[0] * inverse(fx),
+            WHITE[1] * luminance(l),
+            WHITE[2] * inverse(fz),
+        ];
+        let mut rgb = [0.0; 3];
+        for (channel, row) in rgb.iter_mut().zip(XYZ_TO_RGB) {
+            let linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2];
+            *channel = self.encode(linear);
+        }
+        rgb
+    }
+
+    /// 8-bit R', G', B' (full range, as RGB video formats carry).
+    pub fn rgb8(&self, l: f32, a: f32, b: f32) -> [u8; 3] {
+        self.rgb(l, a, b).map(|v| (v * 255.0 + 0.5) as u8)
+    }
+
+    /// 8-bit Cb, Cr in the stream's matrix and range.
+    pub fn cbcr8(&self, l: f32, a: f32, b: f32) -> [u8; 2] {
+        let [r, g, bl] = self.rgb(l, a, b);
+        let (kr, kb) = self.colorimetry.matrix.kr_kb();
+        let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
+        let cb = (bl - y) / (2.0 * (1.0 - kb));
+        let cr = (r - y) / (2.0 * (1.0 - kr));
+        let (scale, max) = match self.colorimetry.range {
+            Range::Limited => (224.0, 240.0),
+            Range::Full => (255.0, 255.0),
+        };
+        let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max) as u8;
+        [quantise(cb), quantise(cr)]
+    }
+}
+
+/// CIE L*a*b* of an 8-bit sRGB pixel (photos are sRGB).
+pub fn srgb8_to_lab(rgb: [u8; 3]) -> [f32; 3] {
+    let linear = rgb.map(|v| srgb_decode(v as f32 / 255.0));
+    let x = 0.412_456_4 * linear[0] + 0.357_576_1 * linear[1] + 0.180_437_5 * linear[2];
+    let y = 0.212_672_9 * linear[0] + 0.715_152_2 * linear[1] + 0.072_175 * linear[2];
+    let z = 0.019_333_9 * linear[0] + 0.119_192 * linear[1] + 0.950_304_1 * linear[2];
+    let f = |t: f32| {
+        if t > EPSILON {
+            t.cbrt()
+        } else {
+            (KAPPA * t + 16.0) / 116.0
+        }
+    };
+    let (fx, fy, fz) = (f(x / WHITE[0]), f(y / WHITE[1]), f(z / WHITE[2]));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+/// The encoder's input value for a grey of lightness `l`: sRGB grey mapped to [-1, 1].
+pub fn lightness_to_encoder_input(l: f32) -> f32 {
+    srgb_encode(luminance(l)) * 2.0 - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lightness_round_trips() {
+        for l in [0.0, 1.0, 8.0, 8.1, 50.0, 99.0, 100.0] {
+            assert!((lightness(luminance(l)) - l).abs() < 1e-3, "{l}");
+        }
+        assert!((lightness(1.0) - 100.0).abs() < 1e-4);
+        assert_eq!(lightness(0.0), 0.0);
+    }
+
+    #[test]
+    fn limited_and_full_range_tables_span_black_to_white() {
+        let limited = Colorimetry {
+            range: Range::Limited,
+            matrix: Matrix::Bt709,
+            transfer: Transfer::Bt709,
+        };
+        let table = limited.lightness_table();
+        assert_eq!(table[16], 0.0);
+        assert!((table[235] - 100.0).abs() < 1e-3);
+        assert_eq!(table[0], 0.0, "footroom clips to black");
+        assert_eq!(table[255], table[235], "headroom clips to white");
+        let full = Colorimetry {
+            range: Range::Full,
+            ..limited
+        };
+        let table = full.lightness_table();
+        assert_eq!(table[0], 0.0);
+        assert!((table[255] - 100.0).abs() < 1e-3);
+        assert!(table.windows(2).all(|w| w[1] > w[0]));
+    }
+
+    #[test]
+    fn srgb_lab_matches_reference_values() {
+        // Reference values from the CIE formulas (D65, 2°).
+        let red = srgb8_to_lab([255, 0, 0]);
+        assert!(
+            (red[0] - 53.24).abs() < 0.05
+                && (red[1] - 80.09).abs() < 0.1
+                && (red[2] - 67.20).abs() < 0.1,
+            "{red:?}"
+        );
+        let white = srgb8_to_lab([255, 255, 255]);
+        assert!((white[0] - 100.0).abs() < 0.01 && white[1].abs() < 0.01 && white[2].abs() < 0.01);
+    }
+
+    #[test]
+    fn lab_back_to_srgb() {
+        let srgb = Colorimetry {
+            range: Range::Full,
+            matrix: Matrix::Bt709,
+            transfer: Transfer::Srgb,
+        };
+        let convert = LabToVideo::new(srgb);
+        for rgb in [[255u8, 0, 0], [12, 200, 90], [128, 128, 128], [3, 4, 250]] {
+            let [l, a, b] = srgb8_to_lab(rgb);
+            let back = convert.rgb8(l, a, b);
+            for c in 0..3 {
+                assert!(
+                    (back[c] as i32 - rgb[c] as i32).abs() <= 1,
+                    "{rgb:?} -> {back:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn grey_has_neutral_chroma_in_both_ranges() {
+        for range in [Range::Limited, Range::Full] {
+            let convert = LabToVideo::new(Colorimetry {
+                range,
+                matrix: Matrix::Bt601,
+                transfer: Transfer::Bt709,
+            });
+            assert_eq!(convert.cbcr8(40.0, 0.0, 0.0), [128, 128]);
+        }
+        let convert = LabToVideo::new(Colorimetry {
+            range: Range::Limited,
+            matrix: Matrix::Bt709,
+            transfer: Transfer::Bt709,
+        });
+        // Saturated red: Cr high, Cb low, within the limited range.
+        let [cb, cr] = convert.cbcr8(53.24, 80.09, 67.20);
+        assert!((221..=240).contains(&cr) && (16..110).contains(&cb), "{cb} {cr}");
+    }
+
+    #[test]
+    fn encoder_input_spans_minus_one_to_one() {
+        assert_eq!(lightness_to_encoder_input(0.0), -1.0);
+        assert!((lightness_to_encoder_input(100.0) - 1.0).abs() < 1e-5);
+    }
+}

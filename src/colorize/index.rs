@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The retrieval index of a reference library: one embedding per photo, exact nearest-neighbour
+//! search, and its versioned, checksummed file format.
+//!
+//! File layout (little-endian):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `GSTEXIDX` |
+//! | 4 | format version (1) |
+//! | 32 | SHA-256 of the encoder model that made the embeddings |
+//! | 4 | embedding dimension `d` |
+//! | 4 | entry count `n` |
+//! | … | `n` entries: path length (u32), path bytes (relative to the library, as the OS gives them), size (u64), modification time (i64 seconds, u32 nanoseconds), `d` f32 |
+//! | 32 | SHA-256 of everything before it |
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 8] = b"GSTEXIDX";
+const VERSION: u32 = 1;
+const MAX_PATH_BYTES: usize = 64 * 1024;
+const MAX_DIMENSION: usize = 65_536;
+
+/// What identifies one version of a photo: a change of any field means it must be embedded again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoKey {
+    /// Relative to the library folder.
+    pub path: PathBuf,
+    pub size: u64,
+    pub modified_secs: i64,
+    pub modified_nanos: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    model_hash: [u8; 32],
+    dimension: usize,
+    keys: Vec<PhotoKey>,
+    /// `keys.len() × dimension` values, L2-normalised rows.
+    embeddings: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexError {
+    NotAnIndex,
+    UnsupportedVersion(u32),
+    Truncated,
+    ChecksumMismatch,
+    Malformed(&'static str),
+    Unreadable(String),
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexError::NotAnIndex => write!(f, "not a gst-exemplar index file"),
+            IndexError::UnsupportedVersion(v) => write!(
+                f,
+                "index format version {v} is not supported (expected {VERSION})"
+            ),
+            IndexError::Truncated => write!(f, "the index file is truncated"),
+            IndexError::ChecksumMismatch => {
+                write!(f, "the index file's checksum does not match its content")
+            }
+            IndexError::Malformed(what) => write!(f, "the index file is malformed: {what}"),
+            IndexError::Unreadable(why) => write!(f, "the index file cannot be read: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+/// The nearest photo to a query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Match {
+    pub entry: usize,
+    /// Cosine similarity of the two embeddings.
+    pub similarity: f32,
+    /// Euclidean distance between the normalised embeddings, `sqrt(2 − 2·similarity)`.
+    pub distance: f32,
+}
+
+impl Index {
+    pub fn new(model_hash: [u8; 32], dimension: usize) -> Self {
+        Index {
+            model_hash,
+            dimension,
+            keys: Vec::new(),
+            embeddings: Vec::new(),
+        }
+    }
+
+    pub fn model_hash(&self) -> &[u8; 32] {
+        &self.model_hash
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn key(&self, entry: usize) -> &PhotoKey {
+        &self.keys[entry]
+    }
+
+    pub fn embedding(&self, entry: usize) -> &[f32] {
+        &self.embeddings[entry * self.dimension..(entry + 1) * self.dimension]
+    }
+
+    pub fn position(&self, key: &PhotoKey) -> Option<usize> {
+        self.keys.iter().position(|k| k == key)
+    }
+
+    /// Adds an entry; the embedding is L2-normalised on the way in.
+    ///
+    /// Panics if the embedding's length is not the index's dimension (a programming error).
+    pub fn push(&mut self, key: PhotoKey, embedding: &[f32]) {
+        assert_eq!(embedding.len(), self.dimension, "embedding dimension");
+        let norm = embedding
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
+        self.keys.push(key);
+        self.embeddings.extend(embedding.iter().map(|v| v / norm));
+    }
+
+    /// Exact nearest neighbour by cosine similarity over every entry. `query` must have the
+    /// index's dimension and be L2-normalised.
+    pub fn nearest(&self, query: &[f32]) -> Option<Match> {
+        if query.len() != self.dimension {
+            return None;
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for (entry, row) in self.embeddings.chunks_exact(self.dimension).enumerate() {
+            let similarity = dot(row, query);
+            if best.is_none_or(|(_, s)| similarity > s) {
+                best = Some((entry, similarity));
+            }
+        }
+        best.map(|(entry, similarity)| Match {
+            entry,
+            similarity,
+            distance: (2.0 - 2.0 * similarity).max(0.0).sqrt(),
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.embeddings.len() * 4 + self.keys.len() * 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.model_hash);
+        out.extend_from_slice(&(self.dimension as u32).to_le_bytes());
+        out.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
+        for (entry, key) in self.keys.iter().enumerate() {
+            let path = path_bytes(&key.path);
+            out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+            out.extend_from_slice(&path);
+            out.extend_from_slice(&key.size.to_le_bytes());
+            out.extend_from_slice(&key.modified_secs.to_le_bytes());
+            out.extend_from_slice(&key.modified_nanos.to_le_bytes());
+            for v in self.embedding(entry) {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let checksum = Sha256::digest(&out);
+        out.extend_from_slice(&checksum);
+        out
+    }
+
+    /// Parses an index file, trusting nothing: any inconsistency is an error, never a panic,
+    /// and allocations are bounded by the input's length.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IndexError> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(IndexError::NotAnIndex);
+        }
+        let mut reader = Reader {
+            bytes,
+            at: MAGIC.len(),
+        };
+        let version = reader.u32()?;
+        if version != VERSION {
+            return Err(IndexError::UnsupportedVersion(version));
+        }
+        if bytes.len() < 32 + MAGIC.len() {
+            return Err(IndexError::Truncated);
+        }
+        let (body, checksum) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(body).as_slice() != checksum {
+            return Err(IndexError::ChecksumMismatch);
+        }
+        let mut reader = Reader {
+            bytes: body,
+            at: reader.at,
+        };
+        let model_hash: [u8; 32] = reader
+            .take(32)?
+            .try_into()
+            .map_err(|_| IndexError::Truncated)?;
+        let dimension = reader.u32()? as usize;
+        if dimension == 0 || dimension > MAX_DIMENSION {
+            return Err(IndexError::Malformed("embedding dimension out of range"));
+        }
+        let count = reader.u32()? as usize;
+        // Each entry takes at least 24 + 4·d bytes: a count that cannot fit is a lie.
+        if count.saturating_mul(24 + 4 * dimension) > body.len() {
+            return Err(IndexError::Truncated);
+        }
+        let mut index = Index::new(model_hash, dimension);
+        index.embeddings.reserve(count * dimension);
+        for _ in 0..count {
+            let path_len = reader.u32()? as usize;
+            if path_len == 0 || path_len > MAX_PATH_BYTES {
+                return Err(IndexError::Malformed("path length out of range"));
+            }
+            let path = path_from_bytes(reader.take(path_len)?);
+            if path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
+                return Err(IndexError::Malformed("path leaves the library folder"));
+            }
+            let size = reader.u64()?;
+            let modified_secs = reader.u64()? as i64;
+            let modified_nanos = reader.u32()?;
+            for _ in 0..dimension {
+                let v = f32::from_le_bytes(reader.array()?);
+                if !v.is_finite() {
+                    return Err(IndexError::Malformed("embedding value is not finite"));
+                }
+                index.embeddings.push(v);
+            }
+            index.keys.push(PhotoKey {
+                path,
+                size,
+                modified_secs,
+                modified_nanos,
+            });
+        }
+        if reader.at != body.len() {
+            return Err(IndexError::Malformed("trailing bytes after the entries"));
+        }
+        Ok(index)
+    }
+}
+
+/// Dot product in eight independent lanes so the compiler can keep vector registers busy.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = a.len() / 8;
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for k in 0..8 {
+            lanes[k] += ca[k] * cb[k];
+        }
+    }
+    let tail: f32 = a[chunks * 8..]
+        .iter()
+        .zip(&b[chunks * 8..])
+        .map(|(x, y)| x * y)
+        .sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
+        let end = self.at.checked_add(n).ok_or(IndexError::Truncated)?;
+        let slice = self.bytes.get(self.at..end).ok_or(IndexError::Truncated)?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], IndexError> {
+        self.take(N)?.try_into().map_err(|_| IndexError::Truncated)
+    }
+
+    fn u32(&mut self) -> Result<u32, IndexError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, IndexError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> PhotoKey {
+        PhotoKey {
+            path: PathBuf::from(name),
+            size: 1234,
+            modified_secs: 1_700_000_000,
+            modified_nanos: 5,
+        }
+    }
+
+    fn sample() -> Index {
+        let mut index = Index::new([7; 32], 4);
+        index.push(key("a.jpg"), &[1.0, 0.0, 0.0, 0.0]);
+        index.push(key("sub/b.png"), &[0.0, 2.0, 0.0, 0.0]);
+        index.push(key("c.webp"), &[1.0, 1.0, 0.0, 0.0]);
+        index
+    }
+
+    #[test]
+    fn round_trips_through_bytes() {
+        let index = sample();
+        let bytes = index.to_bytes();
+        assert_eq!(Index::from_bytes(&bytes), Ok(index));
+    }
+
+    #[test]
+    fn finds_the_exact_nearest_neighbour() {
+        let index = sample();
+        let found = index.nearest(&[0.0, 1.0, 0.0, 0.0]).unwrap();
+        assert_eq!(found.entry, 1);
+        assert_eq!(found.similarity, 1.0);
+        assert_eq!(found.distance, 0.0);
+        let diagonal = index.nearest(&[0.6, 0.8, 0.0, 0.0]).unwrap();
+        assert_eq!(diagonal.entry, 2);
+        assert!((diagonal.similarity - 1.4 / 2f32.sqrt()).abs() < 1e-6);
+        assert_eq!(index.nearest(&[1.0, 0.0]), None);
+        assert_eq!(Index::new([0; 32], 4).nearest(&[1.0, 0.0, 0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_an_error() {
+        let bytes = sample().to_bytes();
+        for len in 0..bytes.len() {
+            assert!(
+                Index::from_bytes(&bytes[..len]).is_err(),
+                "truncated to {len}"
+            );
+        }
+        for at in 0..bytes.len() {
+            let mut corrupt = bytes.clone();
+            corrupt[at] ^= 0x40;
+            assert!(Index::from_bytes(&corrupt).is_err(), "byte {at} flipped");
+        }
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert_eq!(
+            Index::from_bytes(b"random bytes here"),
+            Err(IndexError::NotAnIndex)
+        );
+        let mut bytes = sample().to_bytes();
+        bytes[8] = 9;
+        assert_eq!(
+            Index::from_bytes(&bytes),
+            Err(IndexError::UnsupportedVersion(9))
+        );
+        let mut bytes = sample().to_bytes();
+        let last = bytes.len() - 40;
+        bytes[last] ^= 1;
+        assert_eq!(Index::from_bytes(&bytes), Err(IndexError::ChecksumMismatch));
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_library() {
+        let mut index = Index::new([0; 32], 1);
+        index.push(key("../etc/passwd"), &[1.0]);
+        assert_eq!(
+            Index::from_bytes(&index.to_bytes()),
+            Err(IndexError::Malformed("path leaves the library folder"))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_non_utf8_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
+        let mut index = Index::new([0; 32], 2);
+        index.push(
+            PhotoKey {
+                path: PathBuf::from(name),
+                ..key("x")
+            },
+            &[0.0, 1.0],
+        );
+        let back = Index::from_bytes(&index.to_bytes()).unwrap();
+        assert_eq!(back.key(0).path.as_os_str(), name);
+    }
+}

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The models behind `exemplarcolorize`, run through ONNX Runtime (loaded at run time).
+//!
+//! Where things are found, first match wins:
+//! - ONNX Runtime: `ORT_DYLIB_PATH`; `<datadir>/onnxruntime/libonnxruntime.so*` of an installed
+//!   plugin; the project's `.venv` (`onnxruntime` wheel) for a build from the source tree;
+//!   `libonnxruntime.so.1` on the system's library path.
+//! - Models: the element's properties; `EXEMPLAR_MODEL_DIR`; `<datadir>/models` of an installed
+//!   plugin; `generated/models` of the source tree the plugin was built from.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::session::Session;
+use ort::value::TensorRef;
+use sha2::{Digest, Sha256};
+
+/// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
+const INSTALLED_DATADIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_DATADIR");
+const SOURCE_TREE: &str = env!("CARGO_MANIFEST_DIR");
+
+pub const ENCODER_FILE: &str = "encoder.onnx";
+pub const COLORIZER_FILE: &str = "colorizer.onnx";
+pub const REFERENCE_FILE: &str = "colorizer_reference.onnx";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceError(pub String);
+
+impl fmt::Display for InferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InferenceError {}
+
+impl From<ort::Error> for InferenceError {
+    fn from(err: ort::Error) -> Self {
+        InferenceError(err.to_string())
+    }
+}
+
+/// Candidate ONNX Runtime libraries, in search order.
+pub fn runtime_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        candidates.push(PathBuf::from(path));
+    }
+    if let Some(datadir) = INSTALLED_DATADIR {
+        candidates.extend(matching_files(
+            &Path::new(datadir).join("onnxruntime"),
+            "libonnxruntime.so",
+        ));
+    }
+    let lib = Path::new(SOURCE_TREE).join(".venv/lib");
+    if let Ok(pythons) = std::fs::read_dir(&lib) {
+        let mut pythons: Vec<_> = pythons.flatten().map(|e| e.path()).collect();
+        pythons.sort();
+        for python in pythons {
+            candidates.extend(matching_files(
+                &python.join("site-packages/onnxruntime/capi"),
+                "libonnxruntime.so",
+            ));
+        }
+    }
+    candidates.push(PathBuf::from("libonnxruntime.so.1"));
+    candidates
+}
+
+fn matching_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The default folder of the models: the first that holds an encoder.
+pub fn default_model_dir() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("EXEMPLAR_MODEL_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    if let Some(datadir) = INSTALLED_DATADIR {
+        candidates.push(Path::new(datadir).join("models"));
+    }
+    candidates.push(Path::new(SOURCE_TREE).join("generated/models"));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join(ENCODER_FILE).is_file())
+}
+
+static ENVIRONMENT: OnceLock<(ort::environment::Environment, PathBuf)> = OnceLock::new();
+static ENVIRONMENT_INIT: Mutex<()> = Mutex::new(());
+
+/// The process's one ONNX Runtime environment, loading the library on first use. ONNX Runtime
+/// allows one environment per process, so every element instance shares it.
+pub fn environment() -> Result<&'static (ort::environment::Environment, PathBuf), InferenceError> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let _guard = ENVIRONMENT_INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let candidates = runtime_candidates();
+    let path = candidates
+        .iter()
+        .find(|p| p.components().count() == 1 || p.is_file())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("libonnxruntime.so.1"));
+    let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some();
+    if explicit && !path.is_file() {
+        return Err(InferenceError(format!(
+            "ORT_DYLIB_PATH names {}, which does not exist: point it at libonnxruntime.so.1.* \
+             from the onnxruntime Python wheel (1.31 or newer), with an absolute path",
+            path.display()
+        )));
+    }
+    let builder = std::panic::catch_unwind(|| ort::init_from(&path))
+        .map_err(|_| {
+            InferenceError(format!(
+                "loading ONNX Runtime from {} panicked",
+                path.display()
+            ))
+        })?
+        .map_err(|err| {
+            InferenceError(format!(
+                "cannot load ONNX Runtime from {}: {err}. Install it with `pip install \
+                 onnxruntime>=1.31` and set ORT_DYLIB_PATH to the absolute path of its \
+                 onnxruntime/capi/libonnxruntime.so.1.* (tried, in order: {})",
+                path.display(),
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let environment = builder.with_name("gst-exemplar").build().map_err(|err| {
+        InferenceError(format!(
+            "ONNX Runtime from {} did not start: {err}. It must be version 1.31 or newer",
+            path.display()
+        ))
+    })?;
+    Ok(ENVIRONMENT.get_or_init(|| (environment, path)))
+}
+
+/// Which execution provider runs the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// CUDA when this build and the runtime have it, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub provider: Provider,
+    pub device_id: i32,
+    /// A GPU provider that cannot be had is an error instead of a fallback to CPU.
+    pub strict: bool,
+    /// Intra-op threads; 0 lets ONNX Runtime choose.
+    pub threads: usize,
+}
+
+/// Builds a session, registering the requested GPU provider when it can. Returns the session,
+/// the provider that runs it and, when it fell back to CPU, why.
+fn build_session(
+    model: &Path,
+    options: &SessionOptions,
+) -> Result<(Session, &'static str, Option<String>), InferenceError> {
+    let (environment, _) = environment()?;
+    if !model.is_file() {
+        return Err(InferenceError(format!(
+            "model file {} does not exist: run `bash scripts/setup.sh` (it builds the default \
+             models) or set the element's model properties",
+            model.display()
+        )));
+    }
+    let mut builder = Session::builder(environment)?
+        .with_intra_op_spinning(false)
+        .map_err(|e| InferenceError(e.to_string()))?;
+    if options.threads > 0 {
+        builder = builder
+            .with_intra_threads(options.threads)
+            .map_err(|e| InferenceError(e.to_string()))?;
+    }
+    let (provider, fallback) = register_provider(&mut builder, options)?;
+    let session = builder
+        .commit_from_file(model)
+        .map_err(|err| InferenceError(format!("cannot load model {}: {err}", model.display())))?;
+    Ok((session, provider, fallback))
+}
+
+#[cfg(any(feature = "cuda", feature = "tensorrt"))]
+fn register_provider(
+    builder: &mut ort::session::builder::SessionBuilder,
+    options: &SessionOptions,
+) -> Result<(&'static str, Option<String>), InferenceError> {
+    let attempt: Option<(&'static str, ort::ep::ExecutionProviderDispatch)> = match options.provider
+    {
+        Provider::Cpu => None,
+        #[cfg(feature = "cuda")]
+        Provider::Auto | Provider::Cuda => Some((
+            "cuda",
+            ort::ep::CUDA::default()
+                .with_device_id(options.device_id)
+                .build()
+                .error_on_failure(),
+        )),
+        #[cfg(feature = "tensorrt")]
+        Provider::TensorRt => Some((
+            "tensorrt",
+            ort::ep::TensorRT::default()
+                .with_device_id(options.device_id)
+                .build()
+                .error_on_failure(),
+        )),
+        // Reachable when only one of the two GPU features is enabled.
+        #[allow(unreachable_patterns)]
+        other => return unavailable(other, options.strict),
+    };
+    let Some((name, provider)) = attempt else {
+        return Ok(("cpu", None));
+    };
+    match provider.register(builder) {
+        Ok(()) => Ok((name, None)),
+        Err(err) => {
+            let why = format!("the {name} execution provider failed: {err}");
+            // `auto` asks for a GPU only when there is one: falling back is its normal case.
+            if options.strict && options.provider != Provider::Auto {
+                Err(InferenceError(why))
+            } else {
+                Ok(("cpu", Some(why)))
+            }
+        }
+    }
+}
+
+#[cfg(not(any(feature = "cuda", feature = "tensorrt")))]
+fn register_provider(
+    _builder: &mut ort::session::builder::SessionBuilder,
+    options: &SessionOptions,
+) -> Result<(&'static str, Option<String>), InferenceError> {
+    match options.provider {
+        Provider::Cpu | Provider::Auto => Ok(("cpu", None)),
+        other => unavailable(other, options.strict),
+    }
+}
+
+fn unavailable(
+    provider: Provider,
+    strict: bool,
+) -> Result<(&'static str, Option<String>), InferenceError> {
+    let why = format!(
+        "this build of the plugin has no {provider:?} support: rebuild with \
+         `cargo build --release --features {}`",
+        if provider == Provider::TensorRt {
+            "tensorrt"
+        } else {
+            "cuda"
+        }
+    );
+    if strict {
+        Err(InferenceError(why))
+    } else {
+        Ok(("cpu", Some(why)))
+    }
+}
+
+/// One expected input or output of a model: its name and rank.
+struct Port {
+    name: &'static str,
+    rank: usize,
+}
+
+fn check_ports(
+    model: &Path,
+    kind: &str,
+    actual: &[ort::value::Outlet],
+    expected: &[Port],
+) -> Result<(), InferenceError> {
+    let describe = |outlets: &[ort::value::Outlet]| {
+        outlets
+            .iter()
+            .map(|o| match o.dtype() {
+                ort::value::ValueType::Tensor { shape, .. } => {
+                    format!("{}{:?}", o.name(), &shape[..])
+                }
+                other => format!("{} ({other:?})", o.name()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for port in expected {
+        let found = actual.iter().find(|o| o.name() == port.name);
+        let rank = found.and_then(|o| match o.dtype() {
+            ort::value::ValueType::Tensor { shape, .. } => Some(shape.len()),
+            _ => None,
+        });
+        if rank != Some(port.rank) {
+            let wanted = expected
+                .iter()
+                .map(|p| format!("{} (rank {})", p.name, p.rank))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(InferenceError(format!(
+                "model {} does not fit the {kind} contract: expected {wanted}; it has {}. See models/README.md",
+                model.display(),
+                describe(actual)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The three graphs, ready to run. `run` needs `&mut`, so the element owns one `Models`.
+pub struct Models {
+    encoder: Session,
+    reference: Session,
+    colorizer: Session,
+    encoder_hash: [u8; 32],
+    embedding_dimension: usize,
+    /// The provider that runs the models ("cpu", "cuda", "tensorrt").
+    pub provider: &'static str,
+    /// Why a requested GPU provider was not used, if it was not.
+    pub fallback: Option<String>,
+}
+
+/// A reference photo's features, computed once per scene.
+#[derive(Debug, Clone)]
+pub struct EncodedReference {
+    features: (Vec<i64>, Vec<f32>),
+    ab: (Vec<i64>, Vec<f32>),
+}
+
+fn sha256_file(path: &Path) -> Result<[u8; 32], InferenceError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InferenceError(format!("cannot read model {}: {e}", path.display())))?;
+    Ok(Sha256::digest(&bytes).into())
+}
+
+fn output(
+    outputs: &ort::session::SessionOutputs<'_>,
+    name: &str,
+) -> Result<(Vec<i64>, Vec<f32>), InferenceError> {
+    let value = outputs
+        .get(name)
+        .ok_or_else(|| InferenceError(format!("the model produced no `{name}`")))?;
+    let (shape, data) = value.try_extract_tensor::<f32>()?;
+    Ok((shape.to_vec(), data.to_vec()))
+}
+
+impl Models {
+    pub fn load(
+        encoder: &Path,
+        colorizer: &Path,
+        reference: &Path,
+        options: &SessionOptions,
+    ) -> Result<Self, InferenceError> {
+        let (encoder_session, provider, fallback) = build_session(encoder, options)?;
+        check_ports(
+            encoder,
+            "encoder",
+            encoder_session.inputs(),
+            &[Port {
+                name: "image",
+                rank: 4,
+            }],
+        )?;
+        check_ports(
+            encoder,
+            "encoder",
+            encoder_session.outputs(),
+            &[Port {
+                name: "embedding",
+                rank: 2,
+            }],
+        )?;
+        let embedding_dimension = encoder_session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == "embedding")
+            .and_then(|o| match o.dtype() {
+                ort::value::ValueType::Tensor { shape, .. } => shape.get(1).copied(),
+                _ => None,
+            })
+            .filter(|&d| d > 0)
+            .ok_or_else(|| {
+                InferenceError(format!(
+                    "model {}: `embedding` must have a fixed width [N, D]",
+                    encoder.display()
+                ))
+            })? as usize;
+        let (reference_session, _, _) = build_session(reference, options)?;
+        check_ports(
+            reference,
+            "colorizer reference",
+            reference_session.inputs(),
+            &[Port {
+                name: "reference_lab",
+                rank: 4,
+            }],
+        )?;
+        check_ports(
+            reference,
+            "colorizer reference",
+            reference_session.outputs(),
+            &[
+                Port {
+                    name: "reference_features",
+                    rank: 3,
+                },
+                Port {
+                    name: "reference_ab",
+                    rank: 3,
+                },
+            ],
+        )?;
+        let (colorizer_session, _, _) = build_session(colorizer, options)?;
+        check_ports(
+            colorizer,
+            "colorizer",
+            colorizer_session.inputs(),
+            &[
+                Port {
+                    name: "target_l",
+                    rank: 4,
+                },
+                Port {
+                    name: "reference_features",
+                    rank: 3,
+                },
+                Port {
+                    name: "reference_ab",
+                    rank: 3,
+                },
+            ],
+        )?;
+        check_ports(
+            colorizer,
+            "colorizer",
+            colorizer_session.outputs(),
+            &[Port {
+                name: "ab",
+                rank: 4,
+            }],
+        )?;
+        Ok(Models {
+            encoder_hash: sha256_file(encoder)?,
+            encoder: encoder_session,
+            reference: reference_session,
+            colorizer: colorizer_session,
+            embedding_dimension,
+            provider,
+            fallback,
+        })
+    }
+
+    pub fn encoder_hash(&self) -> [u8; 32] {
+        self.encoder_hash
+    }
+
+    pub fn embedding_dimension(&self) -> usize {
+        self.embedding_dimension
+    }
+
+    /// The L2-normalised embedding of a grey image given as L* (0..100), `width × height`.
+    pub fn embed(
+        &mut self,
+        lightness: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let plane: Vec<f32> = lightness
+            .iter()
+            .map(|&l| super::color::lightness_to_encoder_input(l))
+            .collect();
+        let mut image = Vec::with_capacity(plane.len() * 3);
+        for _ in 0..3 {
+            image.extend_from_slice(&plane);
+        }
+        let input = TensorRef::from_array_view(([1usize, 3, height, width], &image[..]))?;
+        let outputs = self.encoder.run(ort::inputs!["image" => input])?;
+        let (_, embedding) = output(&outputs, "embedding")?;
+        let norm = embedding
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
+        Ok(embedding.iter().map(|v| v / norm).collect())
+    }
+
+    /// Runs the reference graph on a photo given as planar L*, a*, b* (`3 × height × width`).
+    pub fn encode_reference(
+        &mut self,
+        lab: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<EncodedReference, InferenceError> {
+        let input = TensorRef::from_array_view(([1usize, 3, height, width], lab))?;
+        let outputs = self.reference.run(ort::inputs!["reference_lab" => input])?;
+        Ok(EncodedReference {
+            features: output(&outputs, "reference_features")?,
+            ab: output(&outputs, "reference_ab")?,
+        })
+    }
+
+    /// Predicts a*, b* planes (`height × width` each) for a frame's L* at the same size.
+    pub fn colorize(
+        &mut self,
+        lightness: &[f32],
+        width: usize,
+        height: usize,
+        reference: &EncodedReference,
+    ) -> Result<(Vec<f32>, Vec<f32>), InferenceError> {
+        let target = TensorRef::from_array_view(([1usize, 1, height, width], lightness))?;
+        let features =
+            TensorRef::from_array_view((reference.features.0.clone(), &reference.features.1[..]))?;
+        let ab = TensorRef::from_array_view((reference.ab.0.clone(), &reference.ab.1[..]))?;
+        let outputs = self.colorizer.run(ort::inputs![
+            "target_l" => target,
+            "reference_features" => features,
+            "reference_ab" => ab,
+        ])?;
+        let (shape, mut values) = output(&outputs, "ab")?;
+        if shape != [1, 2, height as i64, width as i64] {
+            return Err(InferenceError(format!(
+                "the colorizer returned `ab` of shape {shape:?}, expected [1, 2, {height}, {width}]"
+            )));
+        }
+        let b = values.split_off(width * height);
+        Ok((values, b))
+    }
+}

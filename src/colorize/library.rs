@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! A folder of colour photos: finding them, decoding them within bounded memory, and keeping
+//! its retrieval index up to date (only new or changed photos are embedded again).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::index::{Index, IndexError, PhotoKey};
+
+/// The index's file name inside the library folder, unless the user names another place.
+pub const INDEX_FILE_NAME: &str = ".exemplar-index";
+const PHOTO_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
+/// Photos larger than this are refused before decoding, so memory stays bounded.
+pub const MAX_PHOTO_PIXELS: u64 = 64_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub path: PathBuf,
+    pub key: PhotoKey,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub photos: Vec<Photo>,
+    /// Entries that could not be read, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+fn is_photo(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))
+}
+
+/// Every photo below `folder` (recursively, hidden entries skipped), sorted by path.
+pub fn scan(folder: &Path) -> std::io::Result<Scan> {
+    let mut scan = Scan::default();
+    let mut pending = vec![folder.to_path_buf()];
+    std::fs::read_dir(folder)?;
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) => {
+                scan.unreadable.push((dir, err.to_string()));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    scan.unreadable.push((dir.clone(), err.to_string()));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            if entry.file_name().as_encoded_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            let metadata = match std::fs::metadata(&path) {
+                Ok(metadata) => metadata,
+                Err(err) => {
+                    scan.unreadable.push((path, err.to_string()));
+                    continue;
+                }
+            };
+            if metadata.is_dir() {
+                pending.push(path);
+            } else if metadata.is_file() && is_photo(&path) {
+                let modified = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .unwrap_or_default();
+                let relative = path.strip_prefix(folder).unwrap_or(&path).to_path_buf();
+                scan.photos.push(Photo {
+                    key: PhotoKey {
+                        path: relative,
+                        size: metadata.len(),
+                        modified_secs: modified.as_secs() as i64,
+                        modified_nanos: modified.subsec_nanos(),
+                    },
+                    path,
+                });
+            }
+        }
+    }
+    scan.photos.sort_by(|a, b| a.key.path.cmp(&b.key.path));
+    Ok(scan)
+}
+
+/// An 8-bit RGB photo, row-major.
+#[derive(Debug, Clone)]
+pub struct RgbPhoto {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<[u8; 3]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoError(pub String);
+
+impl fmt::Display for PhotoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PhotoError {}
+
+/// Decodes a JPEG, PNG or WebP photo and shrinks it so its short side is at most
+/// `max_short_side`. Photos over `MAX_PHOTO_PIXELS` are refused from their header alone.
+pub fn load_photo(path: &Path, max_short_side: u32) -> Result<RgbPhoto, PhotoError> {
+    let open = || {
+        image::ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| PhotoError(format!("cannot open: {e}")))
+    };
+    let (width, height) = open()?
+        .into_dimensions()
+        .map_err(|e| PhotoError(format!("not a readable image: {e}")))?;
+    if width as u64 * height as u64 > MAX_PHOTO_PIXELS {
+        return Err(PhotoError(format!(
+            "{width}x{height} is larger than the {} megapixels a reference may have; shrink it",
+            MAX_PHOTO_PIXELS / 1_000_000
+        )));
+    }
+    let mut reader = open()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PHOTO_PIXELS * 8);
+    reader.limits(limits);
+    let decoded = reader
+        .decode()
+        .map_err(|e| PhotoError(format!("cannot decode: {e}")))?;
+    let short = width.min(height);
+    let decoded = if short > max_short_side {
+        let scale = max_short_side as f64 / short as f64;
+        decoded.resize_exact(
+            ((width as f64 * scale).round() as u32).max(1),
+            ((height as f64 * scale).round() as u32).max(1),
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        decoded
+    };
+    let rgb = decoded.to_rgb8();
+    Ok(RgbPhoto {
+        width: rgb.width() as usize,
+        height: rgb.height() as usize,
+        pixels: rgb.pixels().map(|p| p.0).collect(),
+    })
+}
+
+/// Reads an index file; `Ok(None)` when there is none yet.
+pub fn read_index(path: &Path) -> Result<Option<Index>, IndexError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Index::from_bytes(&bytes).map(Some),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(IndexError::Unreadable(err.to_string())),
+    }
+}
+
+/// Writes the index through a temporary file renamed into place, so a crash or a concurrent
+/// reader never sees half a file.
+pub fn write_index(path: &Path, index: &Index) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| INDEX_FILE_NAME.to_string());
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&index.to_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// What an update did.
+#[derive(Debug, Default)]
+pub struct UpdateReport {
+    /// Photos embedded now.
+    pub embedded: usize,
+    /// Photos whose embedding came from the previous index.
+    pub reused: usize,
+    /// Photos left out, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Brings `previous` up to date with `photos`: entries of unchanged photos are kept, new and
+/// changed photos are embedded with `embed`, vanished ones are dropped. An index made by another
+/// model (other hash or dimension) contributes nothing. `progress(done, total)` follows the work.
+pub fn update_index(
+    previous: Option<&Index>,
+    photos: &[Photo],
+    model_hash: [u8; 32],
+    dimension: usize,
+    mut embed: impl FnMut(&Photo) -> Result<Vec<f32>, PhotoError>,
+    mut progress: impl FnMut(usize, usize),
+) -> (Index, UpdateReport) {
+    let previous = previous.filter(|p| *p.model_hash() == model_hash && p.dimension() == dimension);
+    let mut index = Index::new(model_hash, dimension);
+    let mut report = UpdateReport::default();
+    for (done, photo) in photos.iter().enumerate() {
+        if let Some((old, entry)) = previous.and_then(|p| Some((p, p.position(&photo.key)?))) {
+            index.push(photo.key.clone(), old.embedding(entry));
+            report.reused += 1;
+        } else {
+            match embed(photo) {
+                Ok(embedding) if embedding.len() == dimension => {
+                    index.push(photo.key.clone(), &embedding);
+                    report.embedded += 1;
+                }
+                Ok(embedding) => report.skipped.push((
+                    photo.path.clone(),
+                    format!(
+                        "embedding has {} values, expected {dimension}",
+                        embedding.len()
+                    ),
+                )),
+                Err(err) => report.skipped.push((photo.path.clone(), err.0)),
+            }
+        }
+        progress(done + 1, photos.len());
+    }
+    (index, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gstexemplar-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_png(path: &Path, width: u32, height: u32, colour: [u8; 3]) {
+        image::RgbImage::from_pixel(width, height, image::Rgb(colour))
+            .save(path)
+            .unwrap();
+    }
+
+    #[test]
+    fn scans_recursively_and_skips_hidden_and_non_photos() {
+        let dir = temp_dir("scan");
+        std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+        write_png(&dir.join("b.png"), 4, 4, [1, 2, 3]);
+        write_png(&dir.join("sub/deeper/a.PNG"), 4, 4, [1, 2, 3]);
+        std::fs::write(dir.join("notes.txt"), "x").unwrap();
+        std::fs::write(dir.join(INDEX_FILE_NAME), "x").unwrap();
+        std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+        write_png(&dir.join(".hidden/c.png"), 4, 4, [1, 2, 3]);
+        let scan = scan(&dir).unwrap();
+        let names: Vec<_> = scan.photos.iter().map(|p| p.key.path.clone()).collect();
+        assert_eq!(
+            names,
+            vec![PathBuf::from("b.png"), PathBuf::from("sub/deeper/a.PNG")]
+        );
+        assert!(super::scan(&dir.join("missing")).is_err());
+    }
+
+    #[test]
+    fn decodes_and_shrinks_photos() {
+        let dir = temp_dir("decode");
+        write_png(&dir.join("wide.png"), 400, 100, [200, 10, 10]);
+        let photo = load_photo(&dir.join("wide.png"), 50).unwrap();
+        assert_eq!((photo.width, photo.height), (200, 50));
+        assert_eq!(photo.pixels[0], [200, 10, 10]);
+        std::fs::write(dir.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really").unwrap();
+        assert!(load_photo(&dir.join("broken.jpg"), 50).is_err());
+    }
+
+    #[test]
+    fn refuses_huge_photos_from_the_header() {
+        let dir = temp_dir("huge");
+        // A PNG header claiming 20000x20000: refused without decoding 1.2 GB.
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        for chunk in [&b"IDAT"[..], &b"IEND"[..]] {
+            png.extend_from_slice(&0u32.to_be_bytes());
+            png.extend_from_slice(chunk);
+            png.extend_from_slice(&crc32(chunk).to_be_bytes());
+        }
+        std::fs::write(dir.join("huge.png"), &png).unwrap();
+        let err = load_photo(&dir.join("huge.png"), 512).unwrap_err();
+        assert!(err.0.contains("20000x20000"), "{err}");
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in data {
+            crc ^= byte as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn updates_only_what_changed() {
+        let dir = temp_dir("update");
+        write_png(&dir.join("a.png"), 4, 4, [255, 0, 0]);
+        write_png(&dir.join("b.png"), 4, 4, [0, 255, 0]);
+        let calls = std::cell::RefCell::new(Vec::new());
+        let embed = |photo: &Photo| {
+            calls.borrow_mut().push(photo.key.path.clone());
+            Ok(vec![1.0, photo.key.size as f32])
+        };
+        let photos = scan(&dir).unwrap().photos;
+        let (first, report) = update_index(None, &photos, [1; 32], 2, embed, |_, _| {});
+        assert_eq!((report.embedded, report.reused), (2, 0));
+        let index_path = dir.join(INDEX_FILE_NAME);
+        write_index(&index_path, &first).unwrap();
+        let stored = read_index(&index_path).unwrap().unwrap();
+        assert_eq!(stored, first);
+
+        write_png(&dir.join("c.png"), 4, 4, [0, 0, 255]);
+        std::fs::remove_file(dir.join("a.png")).unwrap();
+        let photos = scan(&dir).unwrap().photos;
+        calls.borrow_mut().clear();
+        let (second, report) = update_index(Some(&stored), &photos, [1; 32], 2, embed, |_, _| {});
+        assert_eq!((report.embedded, report.reused), (1, 1));
+        assert_eq!(*calls.borrow(), vec![PathBuf::from("c.png")]);
+        assert_eq!(second.len(), 2);
+
+        // Another model: everything is embedded again.
+        calls.borrow_mut().clear();
+        let (_, report) = update_index(Some(&second), &photos, [2; 32], 2, embed, |_, _| {});
+        assert_eq!((report.embedded, report.reused), (2, 0));
+    }
+
+    #[test]
+    fn skips_photos_that_fail_and_reports_progress() {
+        let photos: Vec<Photo> = ["ok.png", "bad.jpg"]
+            .iter()
+            .map(|name| Photo {
+                path: PathBuf::from(name),
+                key: PhotoKey {
+                    path: PathBuf::from(name),
+                    size: 1,
+                    modified_secs: 0,
+                    modified_nanos: 0,
+                },
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let (index, report) = update_index(
+            None,
+            &photos,
+            [0; 32],
+            1,
+            |p| {
+                if p.key.path == Path::new("bad.jpg") {
+                    Err(PhotoError("cannot decode: truncated".into()))
+                } else {
+                    Ok(vec![1.0])
+                }
+            },
+            |done, total| seen.push((done, total)),
+        );
+        assert_eq!(index.len(), 1);
+        assert_eq!(
+            report.skipped,
+            vec![(
+                PathBuf::from("bad.jpg"),
+                "cannot decode: truncated".to_string()
+            )]
+        );
+        assert_eq!(seen, vec![(1, 2), (2, 2)]);
+    }
+
+    #[test]
+    fn a_missing_index_is_none_and_garbage_is_an_error() {
+        let dir = temp_dir("readindex");
+        assert_eq!(read_index(&dir.join("none")), Ok(None));
+        std::fs::write(dir.join("garbage"), b"random bytes").unwrap();
+        assert_eq!(
+            read_index(&dir.join("garbage")),
+            Err(IndexError::NotAnIndex)
+        );
+    }
+}

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The colorization side of the plugin, free of GStreamer types: colour science, resampling,
+//! the reference library and its retrieval index, and the models.
+
+pub mod color;
+pub mod index;
+pub mod inference;
+pub mod library;
+pub mod resample;
