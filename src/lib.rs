@@ -7,11 +7,13 @@
 use gst::glib;
 
 pub mod colorize;
+pub mod exemplarcolorize;
 pub mod scene_change;
 pub mod scenecut;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     scenecut::register(plugin)?;
+    exemplarcolorize::register(plugin)?;
     Ok(())
 }
 

@@ -337,7 +337,10 @@ mod tests {
         });
         // Saturated red: Cr high, Cb low, within the limited range.
         let [cb, cr] = convert.cbcr8(53.24, 80.09, 67.20);
-        assert!((221..=240).contains(&cr) && (16..110).contains(&cb), "{cb} {cr}");
+        assert!(
+            (221..=240).contains(&cr) && (16..110).contains(&cb),
+            "{cb} {cr}"
+        );
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod color;
 pub mod index;
 pub mod inference;
 pub mod library;
+pub mod render;
 pub mod resample;

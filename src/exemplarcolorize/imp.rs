@@ -1,0 +1,1027 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use super::{ExecutionProvider, ReferenceChanged};
+use crate::colorize::color::{self, Colorimetry, LabToVideo};
+use crate::colorize::index::Index;
+use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
+use crate::colorize::library::{self, Photo, RgbPhoto};
+use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
+use crate::colorize::resample::resize;
+use crate::scene_change::SceneChange;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "exemplarcolorize",
+        gst::DebugColorFlags::empty(),
+        Some("Exemplar-based colorization"),
+    )
+});
+
+const DEFAULT_INFERENCE_SIZE: u32 = 256;
+const DEFAULT_DEVICE_ID: i32 = 0;
+const DEFAULT_THREADS: u32 = 0;
+/// Photos are decoded to at most this short side: enough for retrieval and for the largest
+/// working resolution that matters, and it bounds memory per photo.
+const PHOTO_SHORT_SIDE: u32 = 720;
+/// Radius, at working resolution, of the guided upsampling of chroma to the frame.
+const UPSAMPLE_RADIUS: usize = 4;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    refs: Option<String>,
+    reference: Option<String>,
+    index_location: Option<String>,
+    encoder_model: Option<String>,
+    colorizer_model: Option<String>,
+    colorizer_reference_model: Option<String>,
+    execution_provider: ExecutionProvider,
+    device_id: i32,
+    strict_provider: bool,
+    inference_size: u32,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            refs: None,
+            reference: None,
+            index_location: None,
+            encoder_model: None,
+            colorizer_model: None,
+            colorizer_reference_model: None,
+            execution_provider: ExecutionProvider::Auto,
+            device_id: DEFAULT_DEVICE_ID,
+            strict_provider: false,
+            inference_size: DEFAULT_INFERENCE_SIZE,
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+/// Where references come from: a searched library, or one fixed photo.
+enum References {
+    Library { root: PathBuf, index: Index },
+    Fixed(PathBuf),
+}
+
+/// Per-stream state.
+struct State {
+    in_info: Option<gst_video::VideoInfo>,
+    out_info: Option<gst_video::VideoInfo>,
+    lightness_table: [f32; 256],
+    luma_map: [u8; 256],
+    convert: Option<LabToVideo>,
+    layout: OutputLayout,
+    /// Frames since the stream started or was flushed.
+    frame: u64,
+    /// Set when the next frame starts a scene and needs its reference chosen.
+    pending_scene: Option<u32>,
+    scene: u32,
+    current: Option<(PathBuf, EncodedReference)>,
+    /// Encoded references by path, so returning to a photo costs nothing.
+    cache: HashMap<PathBuf, EncodedReference>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            in_info: None,
+            out_info: None,
+            lightness_table: [0.0; 256],
+            luma_map: std::array::from_fn(|i| i as u8),
+            convert: None,
+            layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+            frame: 0,
+            pending_scene: Some(0),
+            scene: 0,
+            current: None,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ExemplarColorize {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+    /// Taken out while inference runs so that no lock is held meanwhile.
+    models: Mutex<Option<Models>>,
+    references: Mutex<Option<References>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn colorimetry(info: &gst_video::VideoInfo) -> Colorimetry {
+    let c = info.colorimetry();
+    let range = match c.range() {
+        gst_video::VideoColorRange::Range0_255 => color::Range::Full,
+        _ if info.format_info().is_rgb() => color::Range::Full,
+        _ => color::Range::Limited,
+    };
+    let matrix = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt709 => color::Matrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => color::Matrix::Bt2020,
+        gst_video::VideoColorMatrix::Bt601 | gst_video::VideoColorMatrix::Smpte240m => {
+            color::Matrix::Bt601
+        }
+        _ if info.height() >= 720 => color::Matrix::Bt709,
+        _ => color::Matrix::Bt601,
+    };
+    let transfer = match c.transfer() {
+        gst_video::VideoTransferFunction::Srgb => color::Transfer::Srgb,
+        gst_video::VideoTransferFunction::Gamma22 => color::Transfer::Gamma22,
+        gst_video::VideoTransferFunction::Gamma10 => color::Transfer::Linear,
+        _ if info.format_info().is_rgb() => color::Transfer::Srgb,
+        _ => color::Transfer::Bt709,
+    };
+    Colorimetry {
+        range,
+        matrix,
+        transfer,
+    }
+}
+
+fn output_layout(format: gst_video::VideoFormat) -> Option<OutputLayout> {
+    use gst_video::VideoFormat as F;
+    let rgb = |r, g, b, alpha, step| OutputLayout::Rgb {
+        r,
+        g,
+        b,
+        alpha,
+        step,
+    };
+    Some(match format {
+        F::I420 => OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+        F::Y444 => OutputLayout::Planar { sub_x: 1, sub_y: 1 },
+        F::Nv12 => OutputLayout::SemiPlanar,
+        F::Rgba => rgb(0, 1, 2, Some(3), 4),
+        F::Rgbx => rgb(0, 1, 2, None, 4),
+        F::Bgrx => rgb(2, 1, 0, None, 4),
+        F::Rgb => rgb(0, 1, 2, None, 3),
+        _ => return None,
+    })
+}
+
+const SINK_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Gray8,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Yv12,
+    gst_video::VideoFormat::Y42b,
+    gst_video::VideoFormat::Y444,
+];
+const SRC_YUV_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Y444,
+];
+const SRC_RGB_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Rgb,
+];
+
+fn format_list(formats: &[gst_video::VideoFormat]) -> gst::List {
+    gst::List::new(formats.iter().map(|f| f.to_str()))
+}
+
+/// L* of a photo (sRGB) and its a*, b*, planar, at `size`.
+fn photo_lab(photo: &RgbPhoto, size: (usize, usize)) -> Vec<f32> {
+    let mut planes = [
+        Vec::with_capacity(photo.pixels.len()),
+        Vec::with_capacity(photo.pixels.len()),
+        Vec::with_capacity(photo.pixels.len()),
+    ];
+    for &pixel in &photo.pixels {
+        let lab = color::srgb8_to_lab(pixel);
+        for c in 0..3 {
+            planes[c].push(lab[c]);
+        }
+    }
+    let mut out = Vec::with_capacity(3 * size.0 * size.1);
+    for plane in &planes {
+        out.extend(resize(plane, photo.width, photo.height, size.0, size.1));
+    }
+    out
+}
+
+impl ExemplarColorize {
+    fn model_paths(settings: &Settings) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+        let default_dir = inference::default_model_dir();
+        let pick = |property: &Option<String>, file: &str, name: &str| {
+            property
+                .as_ref()
+                .map(PathBuf::from)
+                .or_else(|| default_dir.as_ref().map(|d| d.join(file)))
+                .ok_or_else(|| {
+                    format!(
+                        "no {name} model: set the {name}-model property, set EXEMPLAR_MODEL_DIR \
+                         to a folder with {file}, or run `bash scripts/setup.sh` to build the \
+                         default models"
+                    )
+                })
+        };
+        let encoder = pick(&settings.encoder_model, inference::ENCODER_FILE, "encoder")?;
+        let colorizer = pick(
+            &settings.colorizer_model,
+            inference::COLORIZER_FILE,
+            "colorizer",
+        )?;
+        let reference = match &settings.colorizer_reference_model {
+            Some(path) => PathBuf::from(path),
+            None => colorizer
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(inference::REFERENCE_FILE),
+        };
+        Ok((encoder, colorizer, reference))
+    }
+
+    fn load_models(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let (encoder, colorizer, reference) = Self::model_paths(&settings)
+            .map_err(|msg| gst::error_msg!(gst::ResourceError::NotFound, ("{}", msg)))?;
+        let options = SessionOptions {
+            provider: match settings.execution_provider {
+                ExecutionProvider::Auto => Provider::Auto,
+                ExecutionProvider::Cpu => Provider::Cpu,
+                ExecutionProvider::Cuda => Provider::Cuda,
+                ExecutionProvider::TensorRt => Provider::TensorRt,
+            },
+            device_id: settings.device_id,
+            strict: settings.strict_provider,
+            threads: settings.threads as usize,
+        };
+        let started = Instant::now();
+        let models = Models::load(&encoder, &colorizer, &reference, &options)
+            .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ("{}", err)))?;
+        if let Some(why) = &models.fallback {
+            if settings.execution_provider == ExecutionProvider::Auto {
+                gst::info!(CAT, imp = self, "running on CPU: {why}");
+            } else {
+                gst::element_imp_warning!(
+                    self,
+                    gst::LibraryError::Settings,
+                    (
+                        "Running on CPU instead of {:?}: {}",
+                        settings.execution_provider,
+                        why
+                    )
+                );
+            }
+        }
+        let (_, runtime) = inference::environment()
+            .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ("{}", err)))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "models loaded in {:.0} ms on {} (runtime {}, encoder {}, colorizer {})",
+            started.elapsed().as_secs_f64() * 1000.0,
+            models.provider,
+            runtime.display(),
+            encoder.display(),
+            colorizer.display()
+        );
+        *lock(&self.models) = Some(models);
+        Ok(())
+    }
+
+    /// Runs `f` with the models, holding no lock while it runs.
+    fn with_models<R>(&self, f: impl FnOnce(&mut Models) -> R) -> Result<R, gst::FlowError> {
+        let Some(mut models) = lock(&self.models).take() else {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("The models are not loaded"));
+            return Err(gst::FlowError::Error);
+        };
+        let result = f(&mut models);
+        *lock(&self.models) = Some(models);
+        Ok(result)
+    }
+
+    fn post_progress(&self, kind: gst::ProgressType, text: &str, percent: i32) {
+        let message = gst::message::Progress::builder(kind, "index", text)
+            .src(&*self.obj())
+            .other_field("percent", percent)
+            .build();
+        let _ = self.obj().post_message(message);
+    }
+
+    /// Opens the reference library (or the fixed reference), bringing its index up to date.
+    fn prepare_references(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        if let Some(reference) = &settings.reference {
+            let path = PathBuf::from(reference);
+            library::load_photo(&path, PHOTO_SHORT_SIDE).map_err(|err| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    ("Cannot use reference photo {}: {}", path.display(), err)
+                )
+            })?;
+            *lock(&self.references) = Some(References::Fixed(path));
+            return Ok(());
+        }
+        let Some(refs) = settings.refs.as_ref().map(PathBuf::from) else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("No references: set `refs` to a folder of colour photos or `reference` to one photo")
+            ));
+        };
+        let scan = library::scan(&refs).map_err(|err| {
+            gst::error_msg!(
+                gst::ResourceError::OpenRead,
+                ("Cannot read the refs folder {}: {}", refs.display(), err)
+            )
+        })?;
+        for (path, why) in &scan.unreadable {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::OpenRead,
+                ("Skipping {}: {}", path.display(), why)
+            );
+        }
+        if scan.photos.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                (
+                    "The refs folder {} has no photos: put colour JPEG, PNG or WebP photos in it (subfolders are searched too)",
+                    refs.display()
+                )
+            ));
+        }
+        let index_path = settings
+            .index_location
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| refs.join(library::INDEX_FILE_NAME));
+        let previous = match library::read_index(&index_path) {
+            Ok(index) => index,
+            Err(err) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Read,
+                    (
+                        "Rebuilding the reference index {}: {}",
+                        index_path.display(),
+                        err
+                    )
+                );
+                None
+            }
+        };
+        let (model_hash, dimension) = self
+            .with_models(|m| (m.encoder_hash(), m.embedding_dimension()))
+            .map_err(|_| gst::error_msg!(gst::CoreError::Failed, ("The models are not loaded")))?;
+        if let Some(previous) = &previous {
+            if *previous.model_hash() != model_hash {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Read,
+                    (
+                        "The reference index {} was made with another encoder model: rebuilding it",
+                        index_path.display()
+                    )
+                );
+            }
+        }
+        let total = scan.photos.len();
+        self.post_progress(
+            gst::ProgressType::Start,
+            &format!("Indexing {total} reference photos"),
+            0,
+        );
+        let started = Instant::now();
+        let mut last_report = Instant::now();
+        let embed = |photo: &Photo| {
+            let rgb = library::load_photo(&photo.path, PHOTO_SHORT_SIDE)?;
+            let lightness: Vec<f32> = rgb
+                .pixels
+                .iter()
+                .map(|&p| color::srgb8_to_lab(p)[0])
+                .collect();
+            let (w, h) = render::embedding_size(rgb.width, rgb.height);
+            let small = resize(&lightness, rgb.width, rgb.height, w, h);
+            self.with_models(|m| m.embed(&small, w, h))
+                .map_err(|_| library::PhotoError("the models are not loaded".into()))?
+                .map_err(|e| library::PhotoError(format!("embedding failed: {e}")))
+        };
+        let progress = |done: usize, total: usize| {
+            if last_report.elapsed().as_millis() >= 500 || done == total {
+                last_report = Instant::now();
+                self.post_progress(
+                    gst::ProgressType::Continue,
+                    &format!("Indexed {done} of {total} reference photos"),
+                    (100 * done / total.max(1)) as i32,
+                );
+            }
+        };
+        let (index, report) = library::update_index(
+            previous.as_ref(),
+            &scan.photos,
+            model_hash,
+            dimension,
+            embed,
+            progress,
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        for (path, why) in &report.skipped {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Read,
+                ("Skipping reference photo {}: {}", path.display(), why)
+            );
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "index of {}: {} photos ({} embedded in {:.2} s, {:.1} photos/s; {} reused; {} skipped)",
+            refs.display(),
+            index.len(),
+            report.embedded,
+            seconds,
+            report.embedded as f64 / seconds.max(1e-9),
+            report.reused,
+            report.skipped.len()
+        );
+        self.post_progress(
+            gst::ProgressType::Complete,
+            &format!("Indexed {} reference photos", index.len()),
+            100,
+        );
+        if index.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Read,
+                (
+                    "None of the {} photos in {} could be read: see the warnings for each",
+                    total,
+                    refs.display()
+                )
+            ));
+        }
+        if report.embedded > 0 || previous.as_ref() != Some(&index) {
+            if let Err(err) = library::write_index(&index_path, &index) {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Write,
+                    ("Cannot save the reference index to {}: {} (set index-location to a writable place to keep it between runs)", index_path.display(), err)
+                );
+            }
+        }
+        *lock(&self.references) = Some(References::Library { root: refs, index });
+        Ok(())
+    }
+
+    /// The reference photo for a scene starting with this frame's lightness, with its distance.
+    fn choose_reference(
+        &self,
+        lightness: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<(PathBuf, f64), gst::FlowError> {
+        let fixed = match &*lock(&self.references) {
+            Some(References::Fixed(path)) => Some(path.clone()),
+            Some(References::Library { .. }) => None,
+            None => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("The reference library is not open")
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        if let Some(path) = fixed {
+            return Ok((path, 0.0));
+        }
+        let (w, h) = render::embedding_size(width, height);
+        let small = resize(lightness, width, height, w, h);
+        let started = Instant::now();
+        let embedding = self
+            .with_models(|m| m.embed(&small, w, h))?
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("Embedding the frame failed: {}", err)
+                );
+                gst::FlowError::Error
+            })?;
+        let references = lock(&self.references);
+        let Some(References::Library { root, index }) = &*references else {
+            return Err(gst::FlowError::Error);
+        };
+        let found = index.nearest(&embedding).ok_or_else(|| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("The reference index does not fit the encoder")
+            );
+            gst::FlowError::Error
+        })?;
+        let path = root.join(&index.key(found.entry).path);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "nearest reference {} at distance {:.4} (similarity {:.4}) among {} in {:.1} ms",
+            path.display(),
+            found.distance,
+            found.similarity,
+            index.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        Ok((path, found.distance as f64))
+    }
+
+    fn encode_reference(
+        &self,
+        path: &Path,
+        state_cache: Option<EncodedReference>,
+    ) -> Result<EncodedReference, gst::FlowError> {
+        if let Some(encoded) = state_cache {
+            return Ok(encoded);
+        }
+        let photo = library::load_photo(path, PHOTO_SHORT_SIDE).map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Read,
+                ("Cannot read reference photo {}: {}", path.display(), err)
+            );
+            gst::FlowError::Error
+        })?;
+        let short_side = lock(&self.settings).inference_size as usize;
+        let (w, h) = render::working_size(photo.width, photo.height, short_side);
+        let lab = photo_lab(&photo, (w, h));
+        self.with_models(|m| m.encode_reference(&lab, w, h))?
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("Encoding reference {} failed: {}", path.display(), err)
+                );
+                gst::FlowError::Error
+            })
+    }
+
+    /// At a scene's first frame: picks and encodes its reference, announces it.
+    fn start_scene(
+        &self,
+        scene: u32,
+        pts: Option<gst::ClockTime>,
+        lightness: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<EncodedReference, gst::FlowError> {
+        let (path, distance) = self.choose_reference(lightness, width, height)?;
+        let (cached, frame) = {
+            let state = lock(&self.state);
+            (state.cache.get(&path).cloned(), state.frame)
+        };
+        let encoded = self.encode_reference(&path, cached)?;
+        {
+            let mut state = lock(&self.state);
+            state.cache.insert(path.clone(), encoded.clone());
+            state.current = Some((path.clone(), encoded.clone()));
+            state.scene = scene;
+        }
+        let message = ReferenceChanged {
+            scene,
+            frame,
+            pts,
+            reference: path.to_string_lossy().into_owned(),
+            distance,
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "scene {scene} from frame {frame}: reference {} (distance {distance:.4})",
+            message.reference
+        );
+        let _ = self.obj().post_message(
+            gst::message::Element::builder(message.to_structure())
+                .src(&*self.obj())
+                .build(),
+        );
+        Ok(encoded)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for ExemplarColorize {
+    const NAME: &'static str = "GstExemplarColorize";
+    type Type = super::ExemplarColorize;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for ExemplarColorize {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let path = |name: &'static str, nick: &'static str, blurb: &'static str| {
+                glib::ParamSpecString::builder(name)
+                    .nick(nick)
+                    .blurb(blurb)
+                    .mutable_ready()
+                    .build()
+            };
+            vec![
+                path(
+                    "refs",
+                    "Reference folder",
+                    "Folder of colour photos (JPEG, PNG, WebP; searched recursively). At start every \
+                     photo's embedding is indexed; at each scene change the nearest photo colours the scene",
+                ),
+                path(
+                    "reference",
+                    "Reference photo",
+                    "One colour photo that colours every scene, bypassing retrieval (overrides refs)",
+                ),
+                path(
+                    "index-location",
+                    "Index location",
+                    "File of the persistent retrieval index (default: .exemplar-index inside refs)",
+                ),
+                path(
+                    "encoder-model",
+                    "Encoder model",
+                    "ONNX encoder (models/README.md); default: encoder.onnx from EXEMPLAR_MODEL_DIR, \
+                     the installed data folder, or the source tree's generated/models",
+                ),
+                path(
+                    "colorizer-model",
+                    "Colorizer model",
+                    "ONNX per-frame colorizer (models/README.md); default: colorizer.onnx beside the default encoder",
+                ),
+                path(
+                    "colorizer-reference-model",
+                    "Colorizer reference model",
+                    "ONNX graph that encodes a reference once per scene; default: colorizer_reference.onnx \
+                     beside the colorizer model",
+                ),
+                glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
+                    .nick("Execution provider")
+                    .blurb(
+                        "ONNX Runtime execution provider; an unavailable GPU provider falls back to CPU \
+                         with a warning unless strict-provider is set",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecInt::builder("device-id")
+                    .nick("Device ID")
+                    .blurb("GPU to run on with the cuda and tensorrt providers")
+                    .minimum(0)
+                    .maximum(64)
+                    .default_value(DEFAULT_DEVICE_ID)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("strict-provider")
+                    .nick("Strict provider")
+                    .blurb("Fail instead of falling back to CPU when the requested GPU provider is unavailable")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("inference-size")
+                    .nick("Inference size")
+                    .blurb(
+                        "Short side in pixels at which the colorizer runs; its chroma is upsampled to the \
+                         frame guided by the frame's own luma. Larger is sharper and slower",
+                    )
+                    .minimum(64)
+                    .maximum(2048)
+                    .default_value(DEFAULT_INFERENCE_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads (0 = one per core)")
+                    .maximum(256)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = lock(&self.settings);
+        let string = || value.get::<Option<String>>().unwrap_or_default();
+        match pspec.name() {
+            "refs" => settings.refs = string(),
+            "reference" => settings.reference = string(),
+            "index-location" => settings.index_location = string(),
+            "encoder-model" => settings.encoder_model = string(),
+            "colorizer-model" => settings.colorizer_model = string(),
+            "colorizer-reference-model" => settings.colorizer_reference_model = string(),
+            "execution-provider" => {
+                settings.execution_provider = value.get().unwrap_or(ExecutionProvider::Auto)
+            }
+            "device-id" => settings.device_id = value.get().unwrap_or(DEFAULT_DEVICE_ID),
+            "strict-provider" => settings.strict_provider = value.get().unwrap_or(false),
+            "inference-size" => {
+                settings.inference_size = value.get().unwrap_or(DEFAULT_INFERENCE_SIZE)
+            }
+            "threads" => settings.threads = value.get().unwrap_or(DEFAULT_THREADS),
+            other => gst::warning!(CAT, imp = self, "no writable property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = lock(&self.settings);
+        match pspec.name() {
+            "refs" => settings.refs.to_value(),
+            "reference" => settings.reference.to_value(),
+            "index-location" => settings.index_location.to_value(),
+            "encoder-model" => settings.encoder_model.to_value(),
+            "colorizer-model" => settings.colorizer_model.to_value(),
+            "colorizer-reference-model" => settings.colorizer_reference_model.to_value(),
+            "execution-provider" => settings.execution_provider.to_value(),
+            "device-id" => settings.device_id.to_value(),
+            "strict-provider" => settings.strict_provider.to_value(),
+            "inference-size" => settings.inference_size.to_value(),
+            "threads" => settings.threads.to_value(),
+            _ => pspec.default_value().clone(),
+        }
+    }
+}
+
+impl GstObjectImpl for ExemplarColorize {}
+
+impl ElementImpl for ExemplarColorize {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Exemplar colorizer",
+                "Filter/Effect/Video",
+                "Colorizes black-and-white video from the nearest photo of a reference library, chosen \
+                 again at every scene-change event; keeps the original luma",
+                "gst-exemplar developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst_video::VideoCapsBuilder::new()
+                .format_list(SINK_FORMATS.iter().copied())
+                .build();
+            let src = gst_video::VideoCapsBuilder::new()
+                .format_list(SRC_YUV_FORMATS.iter().chain(SRC_RGB_FORMATS).copied())
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src,
+                )
+                .expect("src template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink,
+                )
+                .expect("sink template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            if let Err(err) = self.load_models() {
+                self.post_error_message(err);
+                return Err(gst::StateChangeError);
+            }
+        }
+        let result = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::ReadyToNull {
+            *lock(&self.models) = None;
+        }
+        Ok(result)
+    }
+}
+
+impl BaseTransformImpl for ExemplarColorize {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = State::default();
+        self.prepare_references()
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = State::default();
+        *lock(&self.references) = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let mut out = gst::Caps::new_empty();
+        {
+            let out = out.get_mut().expect("new caps are writable");
+            for s in caps.iter() {
+                let mut base = s.to_owned();
+                base.remove_fields(["format", "colorimetry", "chroma-site"]);
+                if direction == gst::PadDirection::Sink {
+                    // YUV out keeps the input's colorimetry so the luma plane can be copied as is.
+                    let mut yuv = s.to_owned();
+                    yuv.remove_field("chroma-site");
+                    yuv.set("format", format_list(SRC_YUV_FORMATS));
+                    out.append_structure(yuv);
+                    let mut rgb = base;
+                    rgb.set("format", format_list(SRC_RGB_FORMATS));
+                    out.append_structure(rgb);
+                } else {
+                    let mut sink = base;
+                    sink.set("format", format_list(SINK_FORMATS));
+                    out.append_structure(sink);
+                }
+            }
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "transformed {caps} ({direction:?}) to {out}"
+        );
+        Some(match filter {
+            Some(filter) => filter.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+            None => out,
+        })
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::CustomDownstream(_) => {
+                if let Some(change) = SceneChange::from_event(&event) {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "scene {} starts at the next frame",
+                        change.scene
+                    );
+                    lock(&self.state).pending_scene = Some(change.scene);
+                }
+            }
+            gst::EventView::FlushStop(_) => {
+                let mut state = lock(&self.state);
+                state.frame = 0;
+                state.pending_scene = Some(0);
+            }
+            _ => {}
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for ExemplarColorize {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let layout = output_layout(out_info.format()).ok_or_else(|| {
+            gst::loggable_error!(CAT, "unsupported output format {}", out_info.format())
+        })?;
+        let input = colorimetry(in_info);
+        let output = colorimetry(out_info);
+        gst::info!(
+            CAT,
+            imp = self,
+            "{incaps} -> {outcaps}: input {input:?}, output {output:?}"
+        );
+        let mut state = lock(&self.state);
+        let changed = state.in_info.as_ref().is_some_and(|i| i != in_info);
+        state.lightness_table = input.lightness_table();
+        // Same range: identity, so the luma plane is copied bit-exactly.
+        state.luma_map = std::array::from_fn(|code| match (input.range, output.range) {
+            (color::Range::Limited, color::Range::Full) => ((code as f32 - 16.0) * 255.0 / 219.0)
+                .round()
+                .clamp(0.0, 255.0) as u8,
+            (color::Range::Full, color::Range::Limited) => {
+                (16.0 + code as f32 * 219.0 / 255.0).round() as u8
+            }
+            _ => code as u8,
+        });
+        state.convert = Some(LabToVideo::new(output));
+        state.layout = layout;
+        state.in_info = Some(in_info.clone());
+        state.out_info = Some(out_info.clone());
+        if changed {
+            state.pending_scene = Some(state.scene.wrapping_add(1));
+        }
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (width, height) = (inframe.width() as usize, inframe.height() as usize);
+        let luma = Plane {
+            data: inframe.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+            stride: inframe.plane_stride()[0] as usize,
+            width,
+            height,
+        };
+        let (table, pending, layout, luma_map, convert) = {
+            let mut state = lock(&self.state);
+            let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
+            (
+                state.lightness_table,
+                state.pending_scene.take(),
+                state.layout,
+                state.luma_map,
+                convert,
+            )
+        };
+        let lightness = render::lightness_plane(luma, &table);
+
+        let reference = match pending {
+            Some(scene) => {
+                self.start_scene(scene, inframe.buffer().pts(), &lightness, width, height)?
+            }
+            None => match &lock(&self.state).current {
+                Some((_, encoded)) => encoded.clone(),
+                None => return Err(gst::FlowError::Error),
+            },
+        };
+
+        let short_side = lock(&self.settings).inference_size as usize;
+        let (sw, sh) = render::working_size(width, height, short_side);
+        let small = resize(&lightness, width, height, sw, sh);
+        let (a, b) = self
+            .with_models(|m| m.colorize(&small, sw, sh, &reference))?
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("Colorizing failed: {}", err)
+                );
+                gst::FlowError::Error
+            })?;
+        let chroma_size = layout.chroma_size(width, height);
+        let radius = UPSAMPLE_RADIUS;
+        let chroma = render::upsample_chroma(
+            &lightness,
+            (width, height),
+            &small,
+            (sw, sh),
+            (&a, &b),
+            chroma_size,
+            radius,
+        );
+
+        let n_planes = outframe.n_planes() as usize;
+        let strides: Vec<usize> = outframe
+            .plane_stride()
+            .iter()
+            .map(|&s| s as usize)
+            .collect();
+        let mut planes = Vec::with_capacity(n_planes);
+        // SAFETY-free split: each plane is a distinct mutable slice of the output buffer.
+        let mut data = outframe.planes_data_mut();
+        for (i, plane) in data.iter_mut().enumerate().take(n_planes) {
+            planes.push((&mut plane[..], strides[i]));
+        }
+        let mut out = OutputPlanes { planes };
+        if !matches!(layout, OutputLayout::Rgb { .. }) {
+            let stride = out.planes[0].1;
+            let luma_out = &mut *out.planes[0].0;
+            render::copy_luma(luma, luma_out, stride, &luma_map);
+        }
+        render::write_colour(layout, &chroma, &convert, &mut out);
+        lock(&self.state).frame += 1;
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
