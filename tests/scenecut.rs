@@ -3,21 +3,14 @@
 //! Behaviour of the `scenecut` element: Harness tests on synthetic frames and pipeline tests on
 //! the project's real-photo clips (made by `tools/make_media.py`, see `scripts/test.sh`).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_check::Harness;
 use gstexemplar::scene_change::SceneChange;
 
-fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstexemplar::plugin_register_static().expect("registering the exemplar plugin");
-    });
-}
+mod common;
+use common::{init, media};
 
 const W: usize = 64;
 const H: usize = 48;
@@ -549,17 +542,6 @@ fn run_pipeline(launch: &str) -> (Vec<u64>, u64) {
     pipeline.set_state(gst::State::Null).unwrap();
     let frames = *count.lock().unwrap();
     (starts, frames)
-}
-
-fn media() -> (PathBuf, serde_json::Value) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/media");
-    let meta = std::fs::read_to_string(dir.join("scenes.json")).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}. The test media are made by tools/make_media.py; run `bash scripts/test.sh`",
-            dir.join("scenes.json").display()
-        )
-    });
-    (dir, serde_json::from_str(&meta).unwrap())
 }
 
 fn expected_starts(meta: &serde_json::Value) -> Vec<u64> {

@@ -854,6 +854,18 @@ impl BaseTransformImpl for ExemplarColorize {
                     // YUV out keeps the input's colorimetry so the luma plane can be copied as is.
                     let mut yuv = s.to_owned();
                     yuv.remove_field("chroma-site");
+                    // Grey carries no YUV colorimetry; GStreamer's grey is full range, so the
+                    // YUV output says so and the luma still passes unchanged.
+                    if s.get::<&str>("format").ok() == Some("GRAY8") && !s.has_field("colorimetry")
+                    {
+                        let full_range = gst_video::VideoColorimetry::new(
+                            gst_video::VideoColorRange::Range0_255,
+                            gst_video::VideoColorMatrix::Bt601,
+                            gst_video::VideoTransferFunction::Bt709,
+                            gst_video::VideoColorPrimaries::Bt709,
+                        );
+                        yuv.set("colorimetry", full_range.to_string());
+                    }
                     yuv.set("format", format_list(SRC_YUV_FORMATS));
                     out.append_structure(yuv);
                     let mut rgb = base;

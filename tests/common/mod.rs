@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Helpers shared by the element test files.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
+
+use gst::prelude::*;
+
+pub fn init() {
+    use std::sync::Once;
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstexemplar::plugin_register_static().expect("registering the exemplar plugin");
+    });
+}
+
+/// The generated media folder and its ground truth (see tools/make_media.py).
+pub fn media() -> (PathBuf, serde_json::Value) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/media");
+    let meta = std::fs::read_to_string(dir.join("scenes.json")).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}. The test media are made by tools/make_media.py; run `bash scripts/test.sh`",
+            dir.join("scenes.json").display()
+        )
+    });
+    (dir, serde_json::from_str(&meta).unwrap())
+}
+
+/// Every message a pipeline posted until EOS or an error (or the timeout).
+pub fn run_to_end(pipeline: &gst::Pipeline) -> Vec<gst::Message> {
+    let bus = pipeline.bus().unwrap();
+    let mut messages = Vec::new();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        messages.extend(std::iter::from_fn(|| bus.pop()));
+        let _ = pipeline.set_state(gst::State::Null);
+        return messages;
+    }
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
+        let end = matches!(
+            message.view(),
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_)
+        );
+        messages.push(message);
+        if end {
+            break;
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    messages
+}
+
+pub fn launch(description: &str) -> gst::Pipeline {
+    init();
+    gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("{description}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .unwrap()
+}
+
+/// Structures of the element messages with this name, in order.
+pub fn element_messages(messages: &[gst::Message], name: &str) -> Vec<gst::Structure> {
+    messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => e
+                .structure()
+                .filter(|s| s.name() == name)
+                .map(|s| s.to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn errors(messages: &[gst::Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn warnings(messages: &[gst::Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Warning(w) => Some(w.error().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn has_eos(messages: &[gst::Message]) -> bool {
+    messages
+        .iter()
+        .any(|m| matches!(m.view(), gst::MessageView::Eos(_)))
+}
+
+/// A fresh temporary folder for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gstexemplar-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

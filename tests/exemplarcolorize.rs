@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Behaviour of the `exemplarcolorize` element: the used-by pipeline on the project's real-photo
+//! clip, colour quality, the reference index, configuration errors, formats. Needs the generated
+//! media and models (`bash scripts/test.sh` makes them).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use gst_check::Harness;
+use gstexemplar::colorize::index::Index;
+use gstexemplar::exemplarcolorize::ReferenceChanged;
+use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
+
+mod common;
+use common::*;
+
+/// A private copy of the reference library, so each test owns its index file.
+fn copy_refs(name: &str) -> PathBuf {
+    let (media, _) = media();
+    let dir = temp_dir(name);
+    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jpg") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+fn reference_changes(messages: &[gst::Message]) -> Vec<ReferenceChanged> {
+    element_messages(messages, ReferenceChanged::NAME)
+        .iter()
+        .map(|s| ReferenceChanged::from_structure(s).unwrap())
+        .collect()
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn the_used_by_pipeline_gives_each_scene_its_own_reference() {
+    let (media, meta) = media();
+    let refs = copy_refs("used-by");
+    let output = refs.join("colour.mp4");
+    let pipeline = launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} ! \
+         videoconvert ! x264enc ! mp4mux ! filesink location={}",
+        media.join("scenes_grey.mp4").display(),
+        refs.display(),
+        output.display()
+    ));
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let changes = reference_changes(&messages);
+    let scenes = meta["scenes"].as_array().unwrap();
+    assert_eq!(
+        changes.len(),
+        scenes.len(),
+        "one reference-changed per scene"
+    );
+    for (change, scene) in changes.iter().zip(scenes) {
+        assert_eq!(change.frame, scene["first_frame"].as_u64().unwrap());
+        assert_eq!(
+            file_name(&change.reference),
+            scene["reference"].as_str().unwrap(),
+            "{change:?}"
+        );
+        assert!(change.distance > 0.0 && change.distance < 2.0);
+    }
+    assert_eq!(
+        changes.iter().map(|c| c.scene).collect::<Vec<_>>(),
+        (0..scenes.len() as u32).collect::<Vec<_>>()
+    );
+    assert!(std::fs::metadata(&output).unwrap().len() > 100_000);
+    // The index was written next to the photos and covers all of them.
+    let index = Index::from_bytes(&std::fs::read(refs.join(".exemplar-index")).unwrap()).unwrap();
+    assert_eq!(
+        index.len(),
+        scenes.len() + meta["distractors"].as_array().unwrap().len()
+    );
+}
+
+/// Mean PSNR over frames and a mean SSIM (8x8 windows, stride 4, per RGB channel).
+fn psnr_ssim(frames: &[Vec<u8>], truth: &[u8], width: usize, height: usize) -> (f64, f64) {
+    let frame_bytes = width * height * 3;
+    let mut psnr = 0.0;
+    let mut ssim = 0.0;
+    for (i, frame) in frames.iter().enumerate() {
+        let original = &truth[i * frame_bytes..(i + 1) * frame_bytes];
+        let mse = frame
+            .iter()
+            .zip(original)
+            .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+            .sum::<f64>()
+            / frame_bytes as f64;
+        psnr += 10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10();
+        let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+        let mut total = 0.0;
+        let mut windows = 0;
+        for y in (0..height - 8).step_by(4) {
+            for x in (0..width - 8).step_by(4) {
+                for c in 0..3 {
+                    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+                    for dy in 0..8 {
+                        for dx in 0..8 {
+                            let k = ((y + dy) * width + x + dx) * 3 + c;
+                            let (a, b) = (frame[k] as f64, original[k] as f64);
+                            sa += a;
+                            sb += b;
+                            saa += a * a;
+                            sbb += b * b;
+                            sab += a * b;
+                        }
+                    }
+                    let (ma, mb) = (sa / 64.0, sb / 64.0);
+                    let (va, vb, cov) = (
+                        saa / 64.0 - ma * ma,
+                        sbb / 64.0 - mb * mb,
+                        sab / 64.0 - ma * mb,
+                    );
+                    total += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
+                        / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+                    windows += 1;
+                }
+            }
+        }
+        ssim += total / windows as f64;
+    }
+    (psnr / frames.len() as f64, ssim / frames.len() as f64)
+}
+
+/// Runs `launch` (ending in `appsink name=out`), returning every buffer's bytes.
+fn pull_frames(description: &str) -> Vec<Vec<u8>> {
+    let pipeline = launch(description);
+    let sink = pipeline.by_name("out").unwrap();
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let store = frames.clone();
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                store
+                    .lock()
+                    .unwrap()
+                    .push(buffer.map_readable().unwrap().to_vec());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let frames = frames.lock().unwrap().clone();
+    frames
+}
+
+#[test]
+fn colours_beat_grey_and_luma_is_kept_bit_exactly() {
+    let (media, meta) = media();
+    let refs = copy_refs("quality");
+    let (width, height) = (
+        meta["width"].as_u64().unwrap() as usize,
+        meta["height"].as_u64().unwrap() as usize,
+    );
+    let grey_clip = media.join("scenes_grey.mp4");
+    let truth = std::fs::read(media.join("scenes.rgb")).unwrap();
+
+    let colour = pull_frames(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} ! \
+         video/x-raw,format=RGB ! fakesink name=out",
+        grey_clip.display(),
+        refs.display()
+    ));
+    let grey = pull_frames(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! fakesink name=out",
+        grey_clip.display()
+    ));
+    assert_eq!(colour.len(), meta["frames"].as_u64().unwrap() as usize);
+    assert_eq!(grey.len(), colour.len());
+    // RGB frames from these caps are tightly packed at 640 wide (stride 1920).
+    let (colour_psnr, colour_ssim) = psnr_ssim(&colour, &truth, width, height);
+    let (grey_psnr, grey_ssim) = psnr_ssim(&grey, &truth, width, height);
+    println!("against the colour original: colorized {colour_psnr:.2} dB / SSIM {colour_ssim:.4}; grey {grey_psnr:.2} dB / SSIM {grey_ssim:.4}");
+    assert!(
+        colour_psnr > grey_psnr + 1.0,
+        "{colour_psnr} vs {grey_psnr}"
+    );
+    assert!(colour_ssim > grey_ssim, "{colour_ssim} vs {grey_ssim}");
+
+    // I420 in, I420 out: the luma plane leaves exactly as it came.
+    let pipeline = launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! scenecut ! \
+         exemplarcolorize name=colorize refs={} ! video/x-raw,format=I420 ! fakesink name=out",
+        grey_clip.display(),
+        refs.display()
+    ));
+    let colorize = pipeline.by_name("colorize").unwrap();
+    let lumas = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    for (pad, input) in [("sink", true), ("src", false)] {
+        let store = lumas.clone();
+        colorize
+            .static_pad(pad)
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                    let luma = buffer.map_readable().unwrap()[..640 * 360].to_vec();
+                    let mut lumas = store.lock().unwrap();
+                    if input {
+                        lumas.0.push(luma)
+                    } else {
+                        lumas.1.push(luma)
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages));
+    let lumas = lumas.lock().unwrap();
+    assert_eq!(lumas.0.len(), 238);
+    assert!(lumas.0 == lumas.1, "output luma differs from input luma");
+}
+
+fn start_once(refs: &Path, extra: &str) -> Vec<gst::Message> {
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=64,height=48 ! \
+         exemplarcolorize refs={} {extra} ! fakesink",
+        refs.display()
+    ));
+    run_to_end(&pipeline)
+}
+
+fn read_index(path: &Path) -> Index {
+    Index::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn index_updates_incrementally() {
+    let refs = copy_refs("incremental");
+    let new_photo = refs.join("flower.jpg");
+    let held_back = refs
+        .parent()
+        .unwrap()
+        .join(format!("held-back-{}.jpg", std::process::id()));
+    std::fs::rename(&new_photo, &held_back).unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let index_path = refs.join(".exemplar-index");
+    let first = read_index(&index_path);
+    assert_eq!(first.len(), 8);
+
+    // Mark one stored embedding: if the update re-embedded that photo, the mark would be gone.
+    let mut marked = Index::new(*first.model_hash(), first.dimension());
+    let mut mark = vec![0.0f32; first.dimension()];
+    mark[7] = 1.0;
+    for entry in 0..first.len() {
+        let embedding = if entry == 0 {
+            &mark[..]
+        } else {
+            first.embedding(entry)
+        };
+        marked.push(first.key(entry).clone(), embedding);
+    }
+    std::fs::write(&index_path, marked.to_bytes()).unwrap();
+    std::fs::rename(&held_back, &new_photo).unwrap();
+
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages));
+    let second = read_index(&index_path);
+    assert_eq!(second.len(), 9);
+    assert_eq!(
+        second.embedding(0),
+        &mark[..],
+        "unchanged photos are not embedded again"
+    );
+    let flower = (0..second.len())
+        .find(|&e| second.key(e).path == Path::new("flower.jpg"))
+        .unwrap();
+    assert!((second.embedding(flower).iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn a_corrupt_index_is_rebuilt_with_a_warning() {
+    let refs = copy_refs("corrupt");
+    let index_path = refs.join(".exemplar-index");
+    std::fs::write(&index_path, b"GSTEXIDX\x01\x00\x00\x00 then garbage").unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let warned = warnings(&messages);
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("Rebuilding the reference index") && w.contains(".exemplar-index")),
+        "{warned:?}"
+    );
+    assert_eq!(read_index(&index_path).len(), 9);
+
+    std::fs::write(
+        &index_path,
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages));
+    assert!(warnings(&messages)
+        .iter()
+        .any(|w| w.contains("not a gst-exemplar index file")));
+    assert_eq!(read_index(&index_path).len(), 9);
+}
+
+#[test]
+fn an_index_from_another_model_is_rebuilt() {
+    let refs = copy_refs("other-model");
+    let index_path = refs.join(".exemplar-index");
+    assert!(has_eos(&start_once(&refs, "")));
+    let original = read_index(&index_path);
+    let mut foreign = Index::new([0xab; 32], original.dimension());
+    for entry in 0..original.len() {
+        foreign.push(original.key(entry).clone(), original.embedding(entry));
+    }
+    std::fs::write(&index_path, foreign.to_bytes()).unwrap();
+    let messages = start_once(&refs, "");
+    assert!(
+        warnings(&messages)
+            .iter()
+            .any(|w| w.contains("another encoder model")),
+        "{:?}",
+        warnings(&messages)
+    );
+    assert_eq!(read_index(&index_path).model_hash(), original.model_hash());
+}
+
+#[test]
+fn unreadable_photos_are_skipped_with_a_warning_naming_them() {
+    let refs = copy_refs("unreadable");
+    let bytes = std::fs::read(refs.join("coffee.jpg")).unwrap();
+    std::fs::write(refs.join("truncated.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(refs.join("not-a-photo.png"), b"plain text").unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let warned = warnings(&messages);
+    assert!(
+        warned.iter().any(|w| w.contains("not-a-photo.png")),
+        "{warned:?}"
+    );
+    // A JPEG cut short may still decode (the decoder fills the rest); if it does not, it is
+    // skipped with a warning like the text file. Either way the index holds what decoded.
+    let truncated_skipped = warned.iter().any(|w| w.contains("truncated.jpg"));
+    println!("truncated JPEG skipped: {truncated_skipped}");
+    assert_eq!(
+        read_index(&refs.join(".exemplar-index")).len(),
+        9 + usize::from(!truncated_skipped)
+    );
+}
+
+#[test]
+fn an_empty_or_missing_refs_folder_is_a_clear_error() {
+    let empty = temp_dir("empty-refs");
+    std::fs::write(empty.join("readme.txt"), "no photos here").unwrap();
+    let errors_empty = errors(&start_once(&empty, ""));
+    assert!(
+        errors_empty
+            .iter()
+            .any(|e| e.contains("has no photos") && e.contains("empty-refs")),
+        "{errors_empty:?}"
+    );
+    let missing = empty.join("does-not-exist");
+    let errors_missing = errors(&start_once(&missing, ""));
+    assert!(
+        errors_missing
+            .iter()
+            .any(|e| e.contains("Cannot read the refs folder") && e.contains("does-not-exist")),
+        "{errors_missing:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn photos_with_non_utf8_names_are_indexed_and_chosen() {
+    use std::os::unix::ffi::OsStrExt;
+    let (media, _) = media();
+    let refs = temp_dir("non-utf8");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
+    std::fs::copy(media.join("refs/coffee.jpg"), refs.join(name)).unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let changes = reference_changes(&messages);
+    assert_eq!(changes.len(), 1);
+    assert!(
+        changes[0].reference.contains("caf"),
+        "{}",
+        changes[0].reference
+    );
+    assert_eq!(
+        read_index(&refs.join(".exemplar-index"))
+            .key(0)
+            .path
+            .as_os_str(),
+        name
+    );
+}
+
+#[test]
+fn missing_or_misfit_models_fail_at_ready_naming_the_file() {
+    init();
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("encoder-model", "/nonexistent/encoder.onnx")
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    assert!(element.set_state(gst::State::Ready).is_err());
+    let message = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        message.contains("/nonexistent/encoder.onnx") && message.contains("does not exist"),
+        "{message}"
+    );
+
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/models");
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property(
+            "encoder-model",
+            models.join("colorizer.onnx").to_str().unwrap(),
+        )
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    assert!(element.set_state(gst::State::Ready).is_err());
+    let message = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        message.contains("does not fit the encoder contract")
+            && message.contains("image (rank 4)")
+            && message.contains("target_l"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unavailable_gpu_provider_falls_back_or_fails_when_strict() {
+    let refs = copy_refs("provider");
+    let messages = start_once(&refs, "execution-provider=cuda");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    assert!(
+        warnings(&messages)
+            .iter()
+            .any(|w| w.contains("Running on CPU instead of Cuda")),
+        "{:?}",
+        warnings(&messages)
+    );
+    let messages = start_once(&refs, "execution-provider=tensorrt strict-provider=true");
+    let errors = errors(&messages);
+    assert!(errors.iter().any(|e| e.contains("TensorRt")), "{errors:?}");
+}
+
+#[test]
+fn every_output_format_and_odd_sizes() {
+    let (media, _) = media();
+    for (format, size) in [
+        ("I420", (157, 91)),
+        ("NV12", (64, 48)),
+        ("Y444", (63, 47)),
+        ("RGBA", (64, 48)),
+        ("RGBx", (33, 17)),
+        ("BGRx", (64, 48)),
+        ("RGB", (31, 9)),
+    ] {
+        let pipeline = launch(&format!(
+            "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,format=GRAY8,width={},height={} ! \
+             exemplarcolorize reference={} ! video/x-raw,format={format} ! fakesink name=out",
+            size.0,
+            size.1,
+            media.join("refs/chelsea.jpg").display()
+        ));
+        let messages = run_to_end(&pipeline);
+        assert!(has_eos(&messages), "{format}: {:?}", errors(&messages));
+    }
+}
+
+#[test]
+fn harness_keeps_timestamps_and_follows_scene_change_events() {
+    init();
+    let (media, _) = media();
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("reference", media.join("refs/rocket.jpg").to_str().unwrap())
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str("video/x-raw,format=GRAY8,width=32,height=24,framerate=25/1");
+    h.set_sink_caps_str("video/x-raw,format=I420,width=32,height=24,framerate=25/1");
+    for i in 0..6u64 {
+        if i == 3 {
+            let change = SceneChange {
+                scene: 7,
+                frame: 3,
+                pts: Some(gst::ClockTime::from_mseconds(120)),
+                score: 9.0,
+                kind: SceneChangeKind::Cut,
+            };
+            assert!(h.push_event(change.to_event()));
+        }
+        let mut buffer = gst::Buffer::from_mut_slice(vec![(i * 40) as u8; 32 * 24]);
+        {
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_mseconds(40 * i));
+            b.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+        let out = h.pull().unwrap();
+        assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(40 * i)));
+        assert_eq!(out.size(), 32 * 24 * 3 / 2);
+        assert_eq!(
+            out.map_readable().unwrap()[..32 * 24],
+            vec![(i * 40) as u8; 32 * 24][..]
+        );
+    }
+    let changes: Vec<ReferenceChanged> = std::iter::from_fn(|| bus.pop())
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => {
+                e.structure().and_then(ReferenceChanged::from_structure)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.scene, c.frame))
+            .collect::<Vec<_>>(),
+        vec![(0, 0), (7, 3)]
+    );
+    assert_eq!(changes[1].pts, Some(gst::ClockTime::from_mseconds(120)));
+    assert!(changes
+        .iter()
+        .all(|c| c.distance == 0.0 && c.reference.ends_with("rocket.jpg")));
+}
