@@ -106,14 +106,27 @@ pub fn upsample_chroma(
     } else {
         resize(lightness, size.0, size.1, chroma.0, chroma.1)
     };
-    let guide_high: Vec<f32> = lightness_chroma.iter().map(|l| l / 100.0).collect();
-    let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
-    let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
+    let (a, b) = if chroma.0 <= small.0 && chroma.1 <= small.1 {
+        // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
+        // area averaging loses nothing that a guide could restore.
+        (
+            resize(ab.0, small.0, small.1, chroma.0, chroma.1),
+            resize(ab.1, small.0, small.1, chroma.0, chroma.1),
+        )
+    } else {
+        let guide_high: Vec<f32> = lightness_chroma.iter().map(|l| l / 100.0).collect();
+        let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
+        let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
+        (
+            upsampler.upsample(ab.0, &guide_high),
+            upsampler.upsample(ab.1, &guide_high),
+        )
+    };
     Chroma {
         width: chroma.0,
         height: chroma.1,
-        a: upsampler.upsample(ab.0, &guide_high),
-        b: upsampler.upsample(ab.1, &guide_high),
+        a,
+        b,
         lightness: lightness_chroma,
     }
 }
@@ -290,6 +303,39 @@ mod tests {
         write_colour(layout, &chroma, &convert, &mut planes);
         assert_eq!(&rgba[..4], &[119, 119, 119, 255]);
         assert!(rgba[4] > rgba[5] && rgba[4] > rgba[6] && rgba[7] == 255);
+    }
+
+    #[test]
+    fn chroma_is_averaged_down_or_guided_up_to_the_output_grid() {
+        let lightness = vec![50.0f32; 8 * 4];
+        let small_lightness = vec![50.0f32; 4 * 2];
+        let a = [10.0f32, 10.0, 30.0, 30.0, 10.0, 10.0, 30.0, 30.0];
+        let b = [-5.0f32; 8];
+        // Finer than the prediction: guided upsampling (a flat guide keeps local means).
+        let up = upsample_chroma(
+            &lightness,
+            (8, 4),
+            &small_lightness,
+            (4, 2),
+            (&a, &b),
+            (8, 4),
+            1,
+        );
+        assert_eq!((up.width, up.height, up.a.len()), (8, 4, 32));
+        assert!(up.b.iter().all(|v| (v + 5.0).abs() < 1e-4));
+        assert!(up.a[0] < up.a[7]);
+        // Coarser than the prediction: area average.
+        let down = upsample_chroma(
+            &lightness,
+            (8, 4),
+            &small_lightness,
+            (4, 2),
+            (&a, &b),
+            (2, 1),
+            1,
+        );
+        assert_eq!(down.a, vec![10.0, 30.0]);
+        assert_eq!(down.lightness, vec![50.0, 50.0]);
     }
 
     #[test]

@@ -80,34 +80,51 @@ pub fn resize(
     out
 }
 
-/// Mean over a `(2r+1)²` window clipped at the borders.
+/// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel).
 fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32> {
     let mut horizontal = vec![0.0f32; src.len()];
-    for y in 0..height {
-        let row = &src[y * width..(y + 1) * width];
-        let mut prefix = vec![0.0f64; width + 1];
+    for (row, out) in src
+        .chunks_exact(width)
+        .zip(horizontal.chunks_exact_mut(width))
+    {
+        let mut sum: f64 = row[..(radius + 1).min(width)]
+            .iter()
+            .map(|&v| v as f64)
+            .sum();
         for x in 0..width {
-            prefix[x + 1] = prefix[x] + row[x] as f64;
-        }
-        for x in 0..width {
-            let lo = x.saturating_sub(radius);
-            let hi = (x + radius + 1).min(width);
-            horizontal[y * width + x] = ((prefix[hi] - prefix[lo]) / (hi - lo) as f64) as f32;
+            let count = (x + radius).min(width - 1) + 1 - x.saturating_sub(radius);
+            out[x] = (sum / count as f64) as f32;
+            if x + radius + 1 < width {
+                sum += row[x + radius + 1] as f64;
+            }
+            if x >= radius {
+                sum -= row[x - radius] as f64;
+            }
         }
     }
     let mut out = vec![0.0f32; src.len()];
-    let mut prefix = vec![0.0f64; (height + 1) * width];
-    for y in 0..height {
-        for x in 0..width {
-            prefix[(y + 1) * width + x] = prefix[y * width + x] + horizontal[y * width + x] as f64;
+    let mut sums = vec![0.0f64; width];
+    for row in horizontal.chunks_exact(width).take(radius + 1) {
+        for (sum, &v) in sums.iter_mut().zip(row) {
+            *sum += v as f64;
         }
     }
     for y in 0..height {
-        let lo = y.saturating_sub(radius);
-        let hi = (y + radius + 1).min(height);
-        for x in 0..width {
-            out[y * width + x] =
-                ((prefix[hi * width + x] - prefix[lo * width + x]) / (hi - lo) as f64) as f32;
+        let count = ((y + radius).min(height - 1) + 1 - y.saturating_sub(radius)) as f64;
+        for (o, &sum) in out[y * width..(y + 1) * width].iter_mut().zip(&sums) {
+            *o = (sum / count) as f32;
+        }
+        if y + radius + 1 < height {
+            let add = &horizontal[(y + radius + 1) * width..(y + radius + 2) * width];
+            for (sum, &v) in sums.iter_mut().zip(add) {
+                *sum += v as f64;
+            }
+        }
+        if y >= radius {
+            let remove = &horizontal[(y - radius) * width..(y - radius + 1) * width];
+            for (sum, &v) in sums.iter_mut().zip(remove) {
+                *sum -= v as f64;
+            }
         }
     }
     out

@@ -991,7 +991,9 @@ impl VideoFilterImpl for ExemplarColorize {
 
         let short_side = lock(&self.settings).inference_size as usize;
         let (sw, sh) = render::working_size(width, height, short_side);
+        let started = Instant::now();
         let small = resize(&lightness, width, height, sw, sh);
+        let prepared = Instant::now();
         let (a, b) = self
             .with_models(|m| m.colorize(&small, sw, sh, &reference))?
             .map_err(|err| {
@@ -1002,17 +1004,17 @@ impl VideoFilterImpl for ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        let chroma_size = layout.chroma_size(width, height);
-        let radius = UPSAMPLE_RADIUS;
+        let inferred = Instant::now();
         let chroma = render::upsample_chroma(
             &lightness,
             (width, height),
             &small,
             (sw, sh),
             (&a, &b),
-            chroma_size,
-            radius,
+            layout.chroma_size(width, height),
+            UPSAMPLE_RADIUS,
         );
+        let upsampled = Instant::now();
 
         let n_planes = outframe.n_planes() as usize;
         let strides: Vec<usize> = outframe
@@ -1021,7 +1023,6 @@ impl VideoFilterImpl for ExemplarColorize {
             .map(|&s| s as usize)
             .collect();
         let mut planes = Vec::with_capacity(n_planes);
-        // SAFETY-free split: each plane is a distinct mutable slice of the output buffer.
         let mut data = outframe.planes_data_mut();
         for (i, plane) in data.iter_mut().enumerate().take(n_planes) {
             planes.push((&mut plane[..], strides[i]));
@@ -1033,7 +1034,18 @@ impl VideoFilterImpl for ExemplarColorize {
             render::copy_luma(luma, luma_out, stride, &luma_map);
         }
         render::write_colour(layout, &chroma, &convert, &mut out);
-        lock(&self.state).frame += 1;
+        let mut state = lock(&self.state);
+        gst::log!(
+            CAT,
+            imp = self,
+            "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample {:.1} ms, write {:.1} ms",
+            state.frame,
+            (prepared - started).as_secs_f64() * 1e3,
+            (inferred - prepared).as_secs_f64() * 1e3,
+            (upsampled - inferred).as_secs_f64() * 1e3,
+            upsampled.elapsed().as_secs_f64() * 1e3
+        );
+        state.frame += 1;
         Ok(gst::FlowSuccess::Ok)
     }
 }
