@@ -14,8 +14,7 @@ use gst::prelude::*;
 use gstexemplar::colorize::index::{Index, PhotoKey};
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
-use gstexemplar::colorize::render;
-use gstexemplar::colorize::resample::resize;
+use gstexemplar::colorize::retrieval;
 
 fn media() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/media")
@@ -78,18 +77,7 @@ fn index_build(models: &mut Models, copies: usize) -> f64 {
         &all,
         models.encoder_hash(),
         models.embedding_dimension(),
-        |photo| {
-            let rgb = library::load_photo(&photo.path, 720)?;
-            let lightness: Vec<f32> = rgb
-                .pixels
-                .iter()
-                .map(|&p| gstexemplar::colorize::color::srgb8_to_lab(p)[0])
-                .collect();
-            let (w, h) = render::embedding_size(rgb.width, rgb.height);
-            models
-                .embed(&resize(&lightness, rgb.width, rgb.height, w, h), w, h)
-                .map_err(|e| library::PhotoError(e.0))
-        },
+        |photo| retrieval::embed_photo(models, &photo.path),
         |_, _| {},
     );
     index.len() as f64 / started.elapsed().as_secs_f64()

@@ -553,3 +553,64 @@ fn harness_keeps_timestamps_and_follows_scene_change_events() {
         .iter()
         .all(|c| c.distance == 0.0 && c.reference.ends_with("rocket.jpg")));
 }
+
+#[test]
+fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
+    let refs = copy_refs("refindex");
+    let exe = std::env::current_exe().unwrap();
+    let tool = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/refindex");
+    assert!(
+        tool.is_file(),
+        "{} (cargo test builds the examples)",
+        tool.display()
+    );
+    let build = std::process::Command::new(&tool)
+        .arg("build")
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&build.stdout);
+    assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
+    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
+
+    let (media, _) = media();
+    let query = std::process::Command::new(&tool)
+        .arg("query")
+        .arg(&refs)
+        .arg(media.join("refs/flower.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        query.status.success(),
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&query.stdout);
+    assert!(
+        stdout.contains("9 photos (0 embedded") && stdout.contains("9 unchanged"),
+        "{stdout}"
+    );
+    let answer = stdout.lines().last().unwrap();
+    assert!(
+        answer.contains("-> ") && answer.contains("flower.jpg (distance 0.0000"),
+        "{answer}"
+    );
+
+    let bad = std::process::Command::new(&tool)
+        .arg("query")
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("query needs at least one image"));
+}

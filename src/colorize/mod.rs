@@ -9,3 +9,4 @@ pub mod inference;
 pub mod library;
 pub mod render;
 pub mod resample;
+pub mod retrieval;

@@ -16,9 +16,10 @@ use super::{ExecutionProvider, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::index::Index;
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
-use crate::colorize::library::{self, Photo, RgbPhoto};
+use crate::colorize::library::{self, Photo};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
 use crate::colorize::resample::resize;
+use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
 use crate::scene_change::SceneChange;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -32,9 +33,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_INFERENCE_SIZE: u32 = 256;
 const DEFAULT_DEVICE_ID: i32 = 0;
 const DEFAULT_THREADS: u32 = 0;
-/// Photos are decoded to at most this short side: enough for retrieval and for the largest
-/// working resolution that matters, and it bounds memory per photo.
-const PHOTO_SHORT_SIDE: u32 = 720;
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
 const UPSAMPLE_RADIUS: usize = 4;
 
@@ -201,26 +199,6 @@ const SRC_RGB_FORMATS: &[gst_video::VideoFormat] = &[
 
 fn format_list(formats: &[gst_video::VideoFormat]) -> gst::List {
     gst::List::new(formats.iter().map(|f| f.to_str()))
-}
-
-/// L* of a photo (sRGB) and its a*, b*, planar, at `size`.
-fn photo_lab(photo: &RgbPhoto, size: (usize, usize)) -> Vec<f32> {
-    let mut planes = [
-        Vec::with_capacity(photo.pixels.len()),
-        Vec::with_capacity(photo.pixels.len()),
-        Vec::with_capacity(photo.pixels.len()),
-    ];
-    for &pixel in &photo.pixels {
-        let lab = color::srgb8_to_lab(pixel);
-        for c in 0..3 {
-            planes[c].push(lab[c]);
-        }
-    }
-    let mut out = Vec::with_capacity(3 * size.0 * size.1);
-    for plane in &planes {
-        out.extend(resize(plane, photo.width, photo.height, size.0, size.1));
-    }
-    out
 }
 
 impl ExemplarColorize {
@@ -409,17 +387,8 @@ impl ExemplarColorize {
         let started = Instant::now();
         let mut last_report = Instant::now();
         let embed = |photo: &Photo| {
-            let rgb = library::load_photo(&photo.path, PHOTO_SHORT_SIDE)?;
-            let lightness: Vec<f32> = rgb
-                .pixels
-                .iter()
-                .map(|&p| color::srgb8_to_lab(p)[0])
-                .collect();
-            let (w, h) = render::embedding_size(rgb.width, rgb.height);
-            let small = resize(&lightness, rgb.width, rgb.height, w, h);
-            self.with_models(|m| m.embed(&small, w, h))
+            self.with_models(|m| retrieval::embed_photo(m, &photo.path))
                 .map_err(|_| library::PhotoError("the models are not loaded".into()))?
-                .map_err(|e| library::PhotoError(format!("embedding failed: {e}")))
         };
         let progress = |done: usize, total: usize| {
             if last_report.elapsed().as_millis() >= 500 || done == total {
@@ -509,11 +478,9 @@ impl ExemplarColorize {
         if let Some(path) = fixed {
             return Ok((path, 0.0));
         }
-        let (w, h) = render::embedding_size(width, height);
-        let small = resize(lightness, width, height, w, h);
         let started = Instant::now();
         let embedding = self
-            .with_models(|m| m.embed(&small, w, h))?
+            .with_models(|m| retrieval::embed_lightness(m, lightness, width, height))?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -566,7 +533,7 @@ impl ExemplarColorize {
         })?;
         let short_side = lock(&self.settings).inference_size as usize;
         let (w, h) = render::working_size(photo.width, photo.height, short_side);
-        let lab = photo_lab(&photo, (w, h));
+        let lab = retrieval::photo_lab(&photo, (w, h));
         self.with_models(|m| m.encode_reference(&lab, w, h))?
             .map_err(|err| {
                 gst::element_imp_error!(

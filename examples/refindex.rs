@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Builds or updates the retrieval index of a reference library ahead of time, and tells which
+//! reference `exemplarcolorize` would pick for an image.
+//!
+//!     cargo run --release --example refindex -- build photos/ [--index FILE]
+//!     cargo run --release --example refindex -- query photos/ frame.png [more.jpg ...] [--index FILE]
+//!
+//! Models come from the same places as the element's defaults (EXEMPLAR_MODEL_DIR, ...);
+//! `--models DIR` overrides. The index file is the element's, so a library indexed here is
+//! ready when the pipeline starts.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use gstexemplar::colorize::index::Index;
+use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
+use gstexemplar::colorize::library;
+use gstexemplar::colorize::retrieval;
+
+struct Options {
+    command: String,
+    refs: PathBuf,
+    images: Vec<PathBuf>,
+    index: Option<PathBuf>,
+    models: Option<PathBuf>,
+}
+
+fn parse(args: Vec<String>) -> Result<Options, String> {
+    let mut positional = Vec::new();
+    let mut index = None;
+    let mut models = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--index" => index = Some(PathBuf::from(args.next().ok_or("--index needs a file")?)),
+            "--models" => {
+                models = Some(PathBuf::from(args.next().ok_or("--models needs a folder")?))
+            }
+            _ => positional.push(arg),
+        }
+    }
+    let mut positional = positional.into_iter();
+    let command = positional.next().ok_or("missing command: build or query")?;
+    let refs = PathBuf::from(positional.next().ok_or("missing reference folder")?);
+    let images: Vec<PathBuf> = positional.map(PathBuf::from).collect();
+    match (command.as_str(), images.is_empty()) {
+        ("build", true) | ("query", false) => {}
+        ("build", false) => return Err("build takes only the reference folder".into()),
+        ("query", true) => return Err("query needs at least one image".into()),
+        (other, _) => return Err(format!("unknown command {other}: use build or query")),
+    }
+    Ok(Options {
+        command,
+        refs,
+        images,
+        index,
+        models,
+    })
+}
+
+fn load_models(dir: Option<&Path>) -> Result<Models, String> {
+    let dir = dir
+        .map(Path::to_path_buf)
+        .or_else(inference::default_model_dir)
+        .ok_or("no models found: run `bash scripts/setup.sh` or pass --models DIR")?;
+    Models::load(
+        &dir.join(inference::ENCODER_FILE),
+        &dir.join(inference::COLORIZER_FILE),
+        &dir.join(inference::REFERENCE_FILE),
+        &SessionOptions {
+            provider: Provider::Auto,
+            device_id: 0,
+            strict: false,
+            threads: 0,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Brings the index up to date and saves it; returns it.
+fn build(models: &mut Models, refs: &Path, index_path: &Path) -> Result<Index, String> {
+    let scan = library::scan(refs).map_err(|e| format!("cannot read {}: {e}", refs.display()))?;
+    for (path, why) in &scan.unreadable {
+        eprintln!("warning: skipping {}: {why}", path.display());
+    }
+    if scan.photos.is_empty() {
+        return Err(format!(
+            "{} has no JPEG, PNG or WebP photos",
+            refs.display()
+        ));
+    }
+    let previous = library::read_index(index_path).unwrap_or_else(|err| {
+        eprintln!("warning: rebuilding {}: {err}", index_path.display());
+        None
+    });
+    let started = Instant::now();
+    let (index, report) = library::update_index(
+        previous.as_ref(),
+        &scan.photos,
+        models.encoder_hash(),
+        models.embedding_dimension(),
+        |photo| retrieval::embed_photo(models, &photo.path),
+        |done, total| eprint!("\rindexing: {done}/{total}"),
+    );
+    eprintln!();
+    let seconds = started.elapsed().as_secs_f64();
+    for (path, why) in &report.skipped {
+        eprintln!("warning: skipped {}: {why}", path.display());
+    }
+    library::write_index(index_path, &index)
+        .map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
+    println!(
+        "{}: {} photos ({} embedded in {seconds:.2} s, {:.1} photos/s; {} unchanged; {} skipped)",
+        index_path.display(),
+        index.len(),
+        report.embedded,
+        report.embedded as f64 / seconds.max(1e-9),
+        report.reused,
+        report.skipped.len()
+    );
+    Ok(index)
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let index_path = options
+        .index
+        .clone()
+        .unwrap_or_else(|| options.refs.join(library::INDEX_FILE_NAME));
+    let mut models = load_models(options.models.as_deref())?;
+    let index = build(&mut models, &options.refs, &index_path)?;
+    if options.command == "query" {
+        for image in &options.images {
+            let embedding = retrieval::embed_photo(&mut models, image)
+                .map_err(|e| format!("{}: {e}", image.display()))?;
+            let found = index
+                .nearest(&embedding)
+                .ok_or("the index does not fit the encoder")?;
+            println!(
+                "{} -> {} (distance {:.4}, similarity {:.4})",
+                image.display(),
+                options.refs.join(&index.key(found.entry).path).display(),
+                found.distance,
+                found.similarity
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1).collect()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            eprintln!("usage: refindex build REFS [--index FILE] [--models DIR]");
+            eprintln!("       refindex query REFS IMAGE... [--index FILE] [--models DIR]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
