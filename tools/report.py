@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Writes the visual report of a colorization run: one self-contained HTML page.
+
+Reads what `gst-launch-1.0 -m` printed (the scene-change and reference-changed messages), the
+element's log (indexing time), the grey input and the colour output, and shows per scene the
+first grey frame, the chosen reference with its distance and the colorized frame, the timeline
+of cuts with their scores, and totals. With --truth (tools/make_media.py's scenes.json) it also
+marks whether each cut and each reference match the ground truth.
+
+    python tools/report.py --messages run.log --grey in.mp4 --colour out.mp4 --out report.html
+"""
+
+import argparse
+import base64
+import html
+import io
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+from PIL import Image
+
+THUMB_WIDTH = 320
+
+SCENE_RE = re.compile(
+    r"scene-change, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
+    r"score=\(double\)([-0-9.e+]+), kind=\(string\)(\w+);"
+)
+REFERENCE_RE = re.compile(
+    r"reference-changed, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
+    r"reference=\(string\)(\"(?:[^\"\\]|\\.)*\"|[^,]+), distance=\(double\)([-0-9.e+]+)"
+)
+INDEX_RE = re.compile(r"index of .*: (\d+) photos \((\d+) embedded in ([0-9.]+) s")
+
+
+def unescape(value):
+    """gst-launch prints strings with backslash escapes, quoted when they contain spaces."""
+    if value.startswith('"') and value.endswith('"'):
+        value = value[1:-1]
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def parse_messages(text):
+    scenes = [
+        {"scene": int(m[1]), "frame": int(m[2]), "pts": int(m[3]) / 1e9, "score": float(m[4]), "kind": m[5]}
+        for m in SCENE_RE.finditer(text)
+    ]
+    references = [
+        {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5])}
+        for m in REFERENCE_RE.finditer(text)
+    ]
+    return scenes, references
+
+
+def dump_frames(clip, folder):
+    """Every frame of `clip` as a small PNG, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!",
+         "videoscale", "!", f"video/x-raw,width={THUMB_WIDTH},pixel-aspect-ratio=1/1", "!", "pngenc",
+         "snapshot=false", "!", "multifilesink", f"location={folder}/%05d.png"],
+        check=True,
+    )
+    return sorted(folder.glob("*.png"))
+
+
+def data_uri(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def thumbnail(path):
+    image = Image.open(path).convert("RGB")
+    image.thumbnail((THUMB_WIDTH, THUMB_WIDTH))
+    return image
+
+
+def timeline_svg(scenes, frames, truth_cuts):
+    width, height, top = 900, 150, 20
+    x = lambda f: 30 + (width - 60) * f / max(1, frames - 1)  # noqa: E731
+    max_score = max([s["score"] for s in scenes] + [1.0])
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="timeline of cuts">',
+             f'<line x1="30" y1="{height - 25}" x2="{width - 30}" y2="{height - 25}" stroke="#888"/>']
+    for cut in truth_cuts:
+        parts.append(f'<line x1="{x(cut):.1f}" y1="{top}" x2="{x(cut):.1f}" y2="{height - 25}" stroke="#bbb" stroke-dasharray="3,3"/>')
+    for s in scenes:
+        h = (height - 25 - top) * s["score"] / max_score
+        parts.append(
+            f'<rect class="cut" x="{x(s["frame"]) - 3:.1f}" y="{height - 25 - h:.1f}" width="6" height="{h:.1f}" fill="#d9480f">'
+            f'<title>scene {s["scene"]} at frame {s["frame"]}, score {s["score"]:.2f}</title></rect>'
+            f'<text x="{x(s["frame"]):.1f}" y="{height - 8}" font-size="11" text-anchor="middle">{s["frame"]}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def build(args):
+    text = pathlib.Path(args.messages).read_text(errors="replace")
+    scenes, references = parse_messages(text)
+    index = None
+    if args.debug_log and pathlib.Path(args.debug_log).exists():
+        match = INDEX_RE.search(pathlib.Path(args.debug_log).read_text(errors="replace"))
+        if match:
+            index = {"photos": int(match[1]), "embedded": int(match[2]), "seconds": float(match[3])}
+    truth = json.loads(pathlib.Path(args.truth).read_text()) if args.truth else None
+    with tempfile.TemporaryDirectory() as tmp:
+        grey = dump_frames(args.grey, pathlib.Path(tmp) / "grey")
+        colour = dump_frames(args.colour, pathlib.Path(tmp) / "colour")
+        frames = len(colour)
+        by_scene = {r["scene"]: r for r in references}
+        cards = []
+        for i, s in enumerate(scenes):
+            end = scenes[i + 1]["frame"] if i + 1 < len(scenes) else frames
+            middle = min((s["frame"] + end) // 2, frames - 1)
+            ref = by_scene.get(s["scene"])
+            verdict = ""
+            if truth and i < len(truth["scenes"]) and ref:
+                expected = truth["scenes"][i]["reference"]
+                ok = pathlib.Path(ref["reference"]).name == expected
+                verdict = f'<p class="{"ok" if ok else "bad"}">{"✓" if ok else "✗"} expected {html.escape(expected)}</p>'
+            ref_cell = (
+                f'<figure><img src="{data_uri(thumbnail(ref["reference"]))}" alt="reference">'
+                f'<figcaption>reference <b>{html.escape(pathlib.Path(ref["reference"]).name)}</b>, distance {ref["distance"]:.3f}</figcaption>{verdict}</figure>'
+                if ref and pathlib.Path(ref["reference"]).exists() else "<figure><figcaption>no reference message</figcaption></figure>"
+            )
+            cards.append(
+                f'<section class="scene" data-scene="{s["scene"]}"><h2>Scene {s["scene"]} — frames {s["frame"]}–{end - 1}, '
+                f't = {s["pts"]:.2f} s, {s["kind"]} score {s["score"]:.2f}</h2><div class="row">'
+                f'<figure><img src="{data_uri(thumbnail(grey[min(s["frame"], len(grey) - 1)]))}" alt="grey"><figcaption>first grey frame</figcaption></figure>'
+                f"{ref_cell}"
+                f'<figure><img src="{data_uri(thumbnail(colour[min(s["frame"], frames - 1)]))}" alt="colorized"><figcaption>colorized, first frame</figcaption></figure>'
+                f'<figure><img src="{data_uri(thumbnail(colour[middle]))}" alt="colorized later"><figcaption>colorized, frame {middle}</figcaption></figure>'
+                "</div></section>"
+            )
+    truth_cuts = truth["cuts"] if truth else []
+    found_cuts = [s["frame"] for s in scenes[1:]]
+    totals = [
+        ("frames", frames),
+        ("scenes", len(scenes)),
+        ("reference switches", len(references)),
+    ]
+    if args.elapsed:
+        totals.append(("processing speed", f"{frames / args.elapsed:.1f} frames/s ({args.elapsed:.1f} s)"))
+    if index:
+        totals.append(("indexing", f'{index["photos"]} photos, {index["embedded"]} embedded in {index["seconds"]:.2f} s'))
+    if truth:
+        hits = sum(1 for c in found_cuts if any(abs(c - t) <= 2 for t in truth_cuts))
+        totals.append(("cuts vs ground truth", f"{hits} of {len(found_cuts)} found cuts are true; {len(truth_cuts)} true cuts"))
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in totals)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gst-exemplar colorization report</title>
+<style>
+body {{ font-family: sans-serif; margin: 24px; background: #fafafa; color: #222; }}
+table {{ border-collapse: collapse; }} th, td {{ text-align: left; padding: 2px 12px 2px 0; }}
+.scene {{ background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; margin: 12px 0; }}
+.scene h2 {{ font-size: 16px; margin: 4px 0 8px; }}
+.row {{ display: flex; gap: 12px; flex-wrap: wrap; }}
+figure {{ margin: 0; width: {THUMB_WIDTH}px; }} figure img {{ max-width: {THUMB_WIDTH}px; max-height: 200px; display: block; }}
+figcaption {{ font-size: 12px; color: #555; }} .ok {{ color: #2b8a3e; margin: 2px 0; }} .bad {{ color: #c92a2a; margin: 2px 0; }}
+.timeline {{ width: 100%; max-width: 900px; background: #fff; border: 1px solid #ddd; }}
+</style></head><body>
+<h1>Colorization report</h1>
+<p>Input <code>{html.escape(str(args.grey))}</code> → output <code>{html.escape(str(args.colour))}</code></p>
+<table class="totals">{rows}</table>
+<h2>Timeline of cuts</h2>
+<p>Bars: cuts found by <code>scenecut</code>, height = score (frame difference / window mean){"; dashed lines: true cuts" if truth else ""}.</p>
+{timeline_svg(scenes, frames, truth_cuts)}
+{"".join(cards)}
+</body></html>
+"""
+    pathlib.Path(args.out).write_text(page)
+    return len(scenes), frames
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", required=True, help="what gst-launch-1.0 -m printed")
+    parser.add_argument("--debug-log", help="GST_DEBUG output with exemplarcolorize:4")
+    parser.add_argument("--grey", required=True, type=pathlib.Path)
+    parser.add_argument("--colour", required=True, type=pathlib.Path)
+    parser.add_argument("--truth", type=pathlib.Path)
+    parser.add_argument("--elapsed", type=float, help="wall time of the run in seconds")
+    parser.add_argument("--out", required=True, type=pathlib.Path)
+    args = parser.parse_args()
+    scenes, frames = build(args)
+    print(f"report: {args.out} ({scenes} scenes, {frames} frames)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
