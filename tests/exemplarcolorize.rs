@@ -467,7 +467,8 @@ fn an_unavailable_gpu_provider_falls_back_or_fails_when_strict() {
     );
     let messages = start_once(&refs, "execution-provider=tensorrt strict-provider=true");
     let errors = errors(&messages);
-    assert!(errors.iter().any(|e| e.contains("TensorRt")), "{errors:?}");
+    // A CPU-only build says it lacks TensorRT; a GPU build says the provider failed to start.
+    assert!(errors.iter().any(|e| e.to_lowercase().contains("tensorrt")), "{errors:?}");
 }
 
 #[test]

@@ -23,7 +23,7 @@ import tempfile
 
 from PIL import Image
 
-THUMB_WIDTH = 320
+THUMB_WIDTH = 240
 
 SCENE_RE = re.compile(
     r"scene-change, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
