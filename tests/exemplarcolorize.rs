@@ -468,7 +468,10 @@ fn an_unavailable_gpu_provider_falls_back_or_fails_when_strict() {
     let messages = start_once(&refs, "execution-provider=tensorrt strict-provider=true");
     let errors = errors(&messages);
     // A CPU-only build says it lacks TensorRT; a GPU build says the provider failed to start.
-    assert!(errors.iter().any(|e| e.to_lowercase().contains("tensorrt")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.to_lowercase().contains("tensorrt")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -556,62 +559,36 @@ fn harness_keeps_timestamps_and_follows_scene_change_events() {
 }
 
 #[test]
-fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
-    let refs = copy_refs("refindex");
-    let exe = std::env::current_exe().unwrap();
-    let tool = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/refindex");
-    assert!(
-        tool.is_file(),
-        "{} (cargo test builds the examples)",
-        tool.display()
-    );
-    let build = std::process::Command::new(&tool)
-        .arg("build")
-        .arg(&refs)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&build.stdout);
-    assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
-    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
-
+fn prefers_i420_when_an_encoder_downstream_would_take_anything() {
     let (media, _) = media();
-    let query = std::process::Command::new(&tool)
-        .arg("query")
-        .arg(&refs)
-        .arg(media.join("refs/flower.jpg"))
-        .output()
-        .unwrap();
-    assert!(
-        query.status.success(),
-        "{}",
-        String::from_utf8_lossy(&query.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&query.stdout);
-    assert!(
-        stdout.contains("9 photos (0 embedded") && stdout.contains("9 unchanged"),
-        "{stdout}"
-    );
-    let answer = stdout.lines().last().unwrap();
-    assert!(
-        answer.contains("-> ") && answer.contains("flower.jpg (distance 0.0000"),
-        "{answer}"
-    );
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48 ! \
+         exemplarcolorize name=colorize reference={} ! videoconvert ! x264enc ! fakesink",
+        media.join("refs/china.jpg").display()
+    ));
+    let colorize = pipeline.by_name("colorize").unwrap();
+    let messages = run_to_end_keeping_caps(&pipeline, &colorize);
+    assert_eq!(messages.as_deref(), Some("I420"));
+}
 
-    let bad = std::process::Command::new(&tool)
-        .arg("query")
-        .arg(&refs)
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("query needs at least one image"));
+/// Runs to EOS and returns the format the element's source pad negotiated.
+fn run_to_end_keeping_caps(pipeline: &gst::Pipeline, element: &gst::Element) -> Option<String> {
+    let format = Arc::new(Mutex::new(None));
+    let store = format.clone();
+    element.static_pad("src").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if let Some(gst::PadProbeData::Event(event)) = &info.data {
+                if let gst::EventView::Caps(caps) = event.view() {
+                    let s = caps.caps().structure(0).unwrap();
+                    *store.lock().unwrap() = s.get::<String>("format").ok();
+                }
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    let messages = run_to_end(pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let format = format.lock().unwrap().clone();
+    format
 }

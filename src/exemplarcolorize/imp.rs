@@ -856,6 +856,29 @@ impl BaseTransformImpl for ExemplarColorize {
         })
     }
 
+    /// Among the formats downstream accepts, ours come in our order: I420 first keeps an
+    /// encoder downstream on widely playable 4:2:0 (x264enc prefers 4:4:4, which many players
+    /// refuse), and an explicit request for another format still gets it.
+    fn fixate_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        othercaps: gst::Caps,
+    ) -> gst::Caps {
+        if direction == gst::PadDirection::Sink {
+            for format in SRC_YUV_FORMATS.iter().chain(SRC_RGB_FORMATS) {
+                let only = gst::Caps::builder("video/x-raw")
+                    .field("format", format.to_str())
+                    .build();
+                let preferred = othercaps.intersect_with_mode(&only, gst::CapsIntersectMode::First);
+                if !preferred.is_empty() {
+                    return self.parent_fixate_caps(direction, caps, preferred);
+                }
+            }
+        }
+        self.parent_fixate_caps(direction, caps, othercaps)
+    }
+
     fn sink_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::CustomDownstream(_) => {

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The example applications, run as a user would: `refindex` and `colorize` (progress, Ctrl-C,
+//! report). `cargo test` builds the examples before running this file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gstexemplar::colorize::index::Index;
+
+mod common;
+use common::*;
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let tool = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        tool.is_file(),
+        "{} (cargo test builds the examples)",
+        tool.display()
+    );
+    tool
+}
+
+fn copy_refs(name: &str) -> PathBuf {
+    let (media, _) = media();
+    let dir = temp_dir(name);
+    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jpg") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+fn read_index(path: &Path) -> Index {
+    Index::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
+    let refs = copy_refs("refindex");
+    let exe = std::env::current_exe().unwrap();
+    let tool = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/refindex");
+    assert!(
+        tool.is_file(),
+        "{} (cargo test builds the examples)",
+        tool.display()
+    );
+    let build = std::process::Command::new(&tool)
+        .arg("build")
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&build.stdout);
+    assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
+    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
+
+    let (media, _) = media();
+    let query = std::process::Command::new(&tool)
+        .arg("query")
+        .arg(&refs)
+        .arg(media.join("refs/flower.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        query.status.success(),
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&query.stdout);
+    assert!(
+        stdout.contains("9 photos (0 embedded") && stdout.contains("9 unchanged"),
+        "{stdout}"
+    );
+    let answer = stdout.lines().last().unwrap();
+    assert!(
+        answer.contains("-> ") && answer.contains("flower.jpg (distance 0.0000"),
+        "{answer}"
+    );
+
+    let bad = std::process::Command::new(&tool)
+        .arg("query")
+        .arg(&refs)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("query needs at least one image"));
+}
+
+/// Whether an MP4 file plays to the end.
+fn plays(path: &Path) -> bool {
+    let pipeline = launch(&format!(
+        "filesrc location={} ! decodebin ! fakesink",
+        path.display()
+    ));
+    has_eos(&run_to_end(&pipeline))
+}
+
+#[test]
+fn colorize_app_writes_video_and_report() {
+    let (media, meta) = media();
+    let refs = copy_refs("app");
+    let output = refs.join("out.mp4");
+    let report = refs.join("report.html");
+    let run = Command::new(example("colorize"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&refs)
+        .arg(&output)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("\rscene ").count(), 6, "{stderr}");
+    assert_eq!(stderr.matches("  reference ").count(), 6, "{stderr}");
+    assert!(stderr.contains("ETA"), "a progress bar: {stderr}");
+    assert!(plays(&output));
+
+    let html = std::fs::read_to_string(&report).unwrap();
+    let scenes = meta["scenes"].as_array().unwrap();
+    assert_eq!(
+        html.matches("<section class=\"scene\"").count(),
+        scenes.len()
+    );
+    assert_eq!(html.matches("<rect class=\"cut\"").count(), scenes.len());
+    assert_eq!(
+        html.matches("<img src=\"data:image/jpeg;base64,").count(),
+        4 * scenes.len()
+    );
+    assert!(
+        html.contains("<tr><th>frames</th><td>238</td></tr>"),
+        "totals"
+    );
+    assert!(html.contains("<tr><th>scenes</th><td>6</td></tr>"));
+    for scene in scenes {
+        assert!(html.contains(&format!(
+            "reference <b>{}</b>",
+            scene["reference"].as_str().unwrap()
+        )));
+    }
+}
+
+#[test]
+fn colorize_app_finishes_a_playable_file_on_ctrl_c() {
+    let (media, _) = media();
+    let refs = copy_refs("app-interrupt");
+    let output = refs.join("out.mp4");
+    let mut child = Command::new(example("colorize"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&refs)
+        .arg(&output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once frames are flowing: the first scene's reference was announced.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("  reference ") {
+        let n = std::io::Read::read(&mut stderr, &mut buffer).unwrap();
+        assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(
+        rest.contains("interrupted: finishing the output file"),
+        "{rest}"
+    );
+    assert!(
+        plays(&output),
+        "the interrupted output must be a playable MP4"
+    );
+}
+
+#[test]
+fn colorize_app_exits_non_zero_with_a_clear_message() {
+    let missing = Command::new(example("colorize"))
+        .args(["/nonexistent.mp4", "/tmp", "/tmp/x.mp4"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.mp4: no such file"));
+
+    let (media, _) = media();
+    let empty = temp_dir("app-empty-refs");
+    let run = Command::new(example("colorize"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&empty)
+        .arg(empty.join("out.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("error: ") && stderr.contains("has no photos"),
+        "{stderr}"
+    );
+}
