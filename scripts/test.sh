@@ -5,4 +5,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 "$ROOT/.venv/bin/python" -m pytest -q models
+# The plugin library itself, for the tests that load it the way applications do.
+cargo build --locked --lib
 cargo test --locked

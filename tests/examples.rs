@@ -224,3 +224,74 @@ fn colorize_app_exits_non_zero_with_a_clear_message() {
         "{stderr}"
     );
 }
+
+#[test]
+fn python_embeds_the_pipeline_through_gobject_introspection() {
+    let (media, meta) = media();
+    let refs = copy_refs("python");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The plugin as `cargo build` leaves it next to the test binaries (scripts/test.sh builds it).
+    let plugin_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        plugin_dir.join("libgstexemplar.so").is_file(),
+        "run `cargo build` first"
+    );
+    let run = Command::new("/usr/bin/python3")
+        .arg(root.join("examples/colorize.py"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&refs)
+        .arg(refs.join("out.mp4"))
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let scenes = meta["scenes"].as_array().unwrap();
+    assert_eq!(
+        stdout.matches(" starts at frame ").count(),
+        scenes.len(),
+        "{stdout}"
+    );
+    for scene in scenes {
+        assert!(
+            stdout.contains(&format!(
+                "{} (distance",
+                scene["reference"].as_str().unwrap()
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(plays(&refs.join("out.mp4")));
+}
+
+#[test]
+fn live_pipeline_reports_its_latency() {
+    let run = Command::new(example("live"))
+        .args(["3", "320", "180"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // videotestsrc 40 ms + scenecut 29 frames (1160 ms) + exemplarcolorize 150 ms + fakesink's
+    // 20 ms processing deadline.
+    assert!(
+        stdout.contains("live: true, reported latency: 0:00:01.370000000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("frames rendered: "), "{stdout}");
+    println!("{stdout}");
+}

@@ -510,6 +510,16 @@ fn harness_keeps_timestamps_and_follows_scene_change_events() {
     element.set_bus(Some(&bus));
     let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
     h.set_src_caps_str("video/x-raw,format=GRAY8,width=32,height=24,framerate=25/1");
+    h.set_upstream_latency(gst::ClockTime::from_mseconds(10));
+    assert_eq!(
+        h.query_latency(),
+        Some(gst::ClockTime::from_mseconds(10 + 150))
+    );
+    element.set_property("processing-latency", 40u32);
+    assert_eq!(
+        h.query_latency(),
+        Some(gst::ClockTime::from_mseconds(10 + 40))
+    );
     h.set_sink_caps_str("video/x-raw,format=I420,width=32,height=24,framerate=25/1");
     for i in 0..6u64 {
         if i == 3 {
