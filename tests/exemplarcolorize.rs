@@ -602,3 +602,151 @@ fn run_to_end_keeping_caps(pipeline: &gst::Pipeline, element: &gst::Element) -> 
     let format = format.lock().unwrap().clone();
     format
 }
+
+/// Harness around an element colouring from one fixed photo, posting to `bus`.
+fn fixed_reference_harness(reference: &Path, caps: &str, out_caps: &str) -> (Harness, gst::Bus) {
+    init();
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("reference", reference.to_str().unwrap())
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str(caps);
+    h.set_sink_caps_str(out_caps);
+    (h, bus)
+}
+
+fn drain_reference_changes(bus: &gst::Bus) -> Vec<(u32, u64)> {
+    std::iter::from_fn(|| bus.pop())
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Element(e) => {
+                e.structure().and_then(ReferenceChanged::from_structure)
+            }
+            _ => None,
+        })
+        .map(|c| (c.scene, c.frame))
+        .collect()
+}
+
+fn i420(width: usize, height: usize, luma: u8) -> gst::Buffer {
+    let mut data = vec![luma; width * height];
+    data.extend(std::iter::repeat_n(
+        128u8,
+        2 * width.div_ceil(2) * height.div_ceil(2),
+    ));
+    gst::Buffer::from_mut_slice(data)
+}
+
+#[test]
+fn limited_and_full_range_input_both_map_to_the_right_brightness() {
+    let dir = temp_dir("range");
+    let grey = dir.join("grey.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([120, 120, 120]))
+        .save(&grey)
+        .unwrap();
+    for (colorimetry, low, high) in [("bt709", 254, 255), ("1:3:5:1", 230, 242)] {
+        let (mut h, _bus) = fixed_reference_harness(
+            &grey,
+            &format!("video/x-raw,format=I420,width=16,height=16,framerate=25/1,colorimetry={colorimetry}"),
+            "video/x-raw,format=RGB,width=16,height=16,framerate=25/1",
+        );
+        h.push(i420(16, 16, 235)).unwrap();
+        let out = h.pull().unwrap();
+        let map = out.map_readable().unwrap();
+        for pixel in map[..16 * 3].chunks_exact(3) {
+            assert!((low..=high).contains(&pixel[0]), "{colorimetry}: {pixel:?}");
+            assert!(
+                pixel[0].abs_diff(pixel[1]) <= 1 && pixel[1].abs_diff(pixel[2]) <= 1,
+                "{pixel:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_flush_or_a_caps_change_chooses_the_reference_again() {
+    let (media, _) = media();
+    let caps = "video/x-raw,format=I420,width=16,height=16,framerate=25/1";
+    let (mut h, bus) = fixed_reference_harness(
+        &media.join("refs/coffee.jpg"),
+        caps,
+        "video/x-raw,format=I420",
+    );
+    for _ in 0..3 {
+        h.push(i420(16, 16, 100)).unwrap();
+    }
+    assert_eq!(drain_reference_changes(&bus), vec![(0, 0)]);
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    h.push(i420(16, 16, 100)).unwrap();
+    h.push(i420(16, 16, 100)).unwrap();
+    assert_eq!(
+        drain_reference_changes(&bus),
+        vec![(0, 0)],
+        "after a flush: frame 0 again"
+    );
+    h.set_src_caps_str("video/x-raw,format=I420,width=32,height=16,framerate=25/1");
+    h.push(i420(32, 16, 100)).unwrap();
+    assert_eq!(
+        drain_reference_changes(&bus),
+        vec![(1, 2)],
+        "a caps change starts scene 1"
+    );
+}
+
+/// Runs gst-launch-1.0 with the plugin `cargo build` made and extra environment.
+fn gst_launch(pipeline: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let plugin_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        plugin_dir.join("libgstexemplar.so").is_file(),
+        "run `cargo build` first"
+    );
+    let mut command = std::process::Command::new("gst-launch-1.0");
+    command
+        .args(pipeline.split(' '))
+        .env("GST_PLUGIN_PATH", &plugin_dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_missing_or_wrong_onnx_runtime_is_a_clear_error_at_ready() {
+    let (media, _) = media();
+    let pipeline = format!(
+        "videotestsrc num-buffers=1 ! exemplarcolorize reference={} ! fakesink",
+        media.join("refs/coffee.jpg").display()
+    );
+    let missing = gst_launch(
+        &pipeline,
+        &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1.32.0")],
+    );
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        stderr.contains(
+            "ORT_DYLIB_PATH names /nonexistent/libonnxruntime.so.1.32.0, which does not exist"
+        ),
+        "{stderr}"
+    );
+    let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+    let wrong = gst_launch(&pipeline, &[("ORT_DYLIB_PATH", libc)]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr.contains(&format!("cannot load ONNX Runtime from {libc}")),
+        "{stderr}"
+    );
+}

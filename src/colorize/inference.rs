@@ -114,19 +114,26 @@ pub fn environment() -> Result<&'static (ort::environment::Environment, PathBuf)
         return Ok(env);
     }
     let candidates = runtime_candidates();
-    let path = candidates
-        .iter()
-        .find(|p| p.components().count() == 1 || p.is_file())
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from("libonnxruntime.so.1"));
-    let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some();
-    if explicit && !path.is_file() {
-        return Err(InferenceError(format!(
-            "ORT_DYLIB_PATH names {}, which does not exist: point it at libonnxruntime.so.1.* \
-             from the onnxruntime Python wheel (1.31 or newer), with an absolute path",
-            path.display()
-        )));
-    }
+    // An explicit ORT_DYLIB_PATH is the user's choice: use it or say why not, never another.
+    let path = match std::env::var_os("ORT_DYLIB_PATH") {
+        Some(explicit) => {
+            let path = PathBuf::from(explicit);
+            if !path.is_file() {
+                return Err(InferenceError(format!(
+                    "ORT_DYLIB_PATH names {}, which does not exist: point it at \
+                     libonnxruntime.so.1.* from the onnxruntime Python wheel (1.31 or newer), \
+                     with an absolute path",
+                    path.display()
+                )));
+            }
+            path
+        }
+        None => candidates
+            .iter()
+            .find(|p| p.components().count() == 1 || p.is_file())
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("libonnxruntime.so.1")),
+    };
     let builder = std::panic::catch_unwind(|| ort::init_from(&path))
         .map_err(|_| {
             InferenceError(format!(
