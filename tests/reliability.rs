@@ -79,7 +79,7 @@ fn properties_change_while_playing_from_another_thread() {
                 cut.set_property("confirm-radius", 1 + i % 25);
                 cut.set_property("window-ratio", 1.5 + (i % 7) as f64);
                 cut.set_property("min-scene-frames", i % 20);
-                cut.set_property("force-keyframes", i % 2 == 0);
+                cut.set_property("force-keyframes", i.is_multiple_of(2));
                 colorize.set_property("processing-latency", 10 * (i % 30));
                 i += 1;
                 std::thread::sleep(Duration::from_millis(2));
