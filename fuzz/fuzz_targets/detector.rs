@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Arbitrary frame streams through scenecut's analysis and rule: any bytes become a rule
+//! configuration, a frame size and a run of 8-bit frames. Checks that every frame is decided
+//! exactly once, in order, never more than the lookahead late, and that nothing panics.
+#![no_main]
+
+use gstexemplar::scenecut::detector::{Config, Detector};
+use gstexemplar::scenecut::luma::{
+    analysis_size, mean_abs_diff, Downscaler, LumaLayout, LumaPlane,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 8 {
+        return;
+    }
+    let config = Config {
+        window: 2 + data[0] as usize % 40,
+        window_ratio: 1.0 + data[1] as f64 / 16.0,
+        confirm_ratio: 1.0 + data[2] as f64 / 16.0,
+        confirm_radius: 1 + data[3] as usize % 20,
+        min_scene_frames: data[4] as u64 % 16,
+    };
+    let width = 1 + data[5] as usize % 24;
+    let height = 1 + data[6] as usize % 16;
+    let analysis_width = data[7] as usize % 12;
+    let frames = &data[8..];
+    let (aw, ah) = analysis_size(width, height, analysis_width);
+    let mut detector = Detector::new(config);
+    let mut downscaler = Downscaler::default();
+    let (mut previous, mut current) = (Vec::new(), Vec::new());
+    let mut decided = 0u64;
+    let mut pushed = 0u64;
+    for frame in frames.chunks_exact(width * height) {
+        let plane = LumaPlane {
+            data: frame,
+            stride: width,
+            width,
+            height,
+            layout: LumaLayout::Planar8,
+        };
+        downscaler
+            .run(&plane, aw, ah, &mut current)
+            .expect("a whole frame is a valid plane");
+        let diff = if pushed == 0 {
+            0.0
+        } else {
+            mean_abs_diff(&previous, &current)
+        };
+        assert!((0.0..=255.0).contains(&diff));
+        detector.push(diff);
+        pushed += 1;
+        std::mem::swap(&mut previous, &mut current);
+        while let Some(decision) = detector.next_decision() {
+            assert_eq!(decision.frame, decided);
+            decided += 1;
+        }
+        assert!(pushed - decided <= config.lookahead() as u64);
+    }
+    detector.finish();
+    while let Some(decision) = detector.next_decision() {
+        assert_eq!(decision.frame, decided);
+        decided += 1;
+    }
+    assert_eq!(decided, pushed);
+});
