@@ -750,3 +750,78 @@ fn a_missing_or_wrong_onnx_runtime_is_a_clear_error_at_ready() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bad_libraries_give_one_clear_message_each() {
+    // A file where a folder should be.
+    let dir = temp_dir("refs-is-a-file");
+    let file = dir.join("photos");
+    std::fs::write(&file, "not a folder").unwrap();
+    let errors_file = errors(&start_once(&file, ""));
+    assert!(
+        errors_file
+            .iter()
+            .any(|e| e.contains("Cannot read the refs folder") && e.contains("photos")),
+        "{errors_file:?}"
+    );
+
+    // Files that claim to be photos and are not: each skipped by name, then a clear error.
+    let fakes = temp_dir("refs-of-fakes");
+    std::fs::write(fakes.join("one.jpg"), "text").unwrap();
+    std::fs::write(fakes.join("two.webp"), [0u8; 64]).unwrap();
+    let messages = start_once(&fakes, "");
+    let warned = warnings(&messages);
+    assert!(
+        warned.iter().any(|w| w.contains("one.jpg"))
+            && warned.iter().any(|w| w.contains("two.webp")),
+        "{warned:?}"
+    );
+    let failed = errors(&messages);
+    assert!(
+        failed
+            .iter()
+            .any(|e| e.contains("None of the 2 photos") && e.contains("refs-of-fakes")),
+        "{failed:?}"
+    );
+
+    // A photo too large to decode safely is skipped with a warning; the others are used.
+    let refs = copy_refs("refs-with-huge");
+    let mut png = image::RgbImage::new(1, 1);
+    png.put_pixel(0, 0, image::Rgb([1, 2, 3]));
+    let mut bytes = Vec::new();
+    png.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    // Rewrite the header's size to 20000x20000 (and its CRC) without the pixels behind it.
+    bytes[16..20].copy_from_slice(&20000u32.to_be_bytes());
+    bytes[20..24].copy_from_slice(&20000u32.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(refs.join("huge.png"), &bytes).unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let warned = warnings(&messages);
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("huge.png") && w.contains("20000x20000")),
+        "{warned:?}"
+    );
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
