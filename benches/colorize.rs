@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst::prelude::*;
-use gstexemplar::colorize::index::{Index, PhotoKey};
+use gstexemplar::colorize::index::{normalized, Index, PhotoKey};
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::retrieval;
@@ -105,11 +105,7 @@ fn search_ms(entries: usize, dimension: usize) -> f64 {
         );
     }
     let queries: Vec<Vec<f32>> = (0..20)
-        .map(|_| {
-            let q: Vec<f32> = (0..dimension).map(|_| random()).collect();
-            let norm = q.iter().map(|v| v * v).sum::<f32>().sqrt();
-            q.iter().map(|v| v / norm).collect()
-        })
+        .map(|_| normalized(&(0..dimension).map(|_| random()).collect::<Vec<f32>>()))
         .collect();
     for q in &queries[..3] {
         std::hint::black_box(index.nearest(q));

@@ -28,18 +28,6 @@ fn example(name: &str) -> PathBuf {
     tool
 }
 
-fn copy_refs(name: &str) -> PathBuf {
-    let (media, _) = media();
-    let dir = temp_dir(name);
-    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jpg") {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 fn read_index(path: &Path) -> Index {
     Index::from_bytes(&std::fs::read(path).unwrap()).unwrap()
 }

@@ -16,19 +16,6 @@ use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 mod common;
 use common::*;
 
-/// A private copy of the reference library, so each test owns its index file.
-fn copy_refs(name: &str) -> PathBuf {
-    let (media, _) = media();
-    let dir = temp_dir(name);
-    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jpg") {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 fn reference_changes(messages: &[gst::Message]) -> Vec<ReferenceChanged> {
     element_messages(messages, ReferenceChanged::NAME)
         .iter()
@@ -407,44 +394,33 @@ fn photos_with_non_utf8_names_are_indexed_and_chosen() {
     );
 }
 
-#[test]
-fn missing_or_misfit_models_fail_at_ready_naming_the_file() {
+/// The error an element with this encoder model posts when it fails to reach READY.
+fn error_at_ready(encoder_model: &str) -> String {
     init();
     let element = gst::ElementFactory::make("exemplarcolorize")
-        .property("encoder-model", "/nonexistent/encoder.onnx")
+        .property("encoder-model", encoder_model)
         .build()
         .unwrap();
     let bus = gst::Bus::new();
     element.set_bus(Some(&bus));
     assert!(element.set_state(gst::State::Ready).is_err());
-    let message = std::iter::from_fn(|| bus.pop())
+    std::iter::from_fn(|| bus.pop())
         .find_map(|m| match m.view() {
             gst::MessageView::Error(e) => Some(e.error().to_string()),
             _ => None,
         })
-        .unwrap();
+        .expect("an error message")
+}
+
+#[test]
+fn missing_or_misfit_models_fail_at_ready_naming_the_file() {
+    let message = error_at_ready("/nonexistent/encoder.onnx");
     assert!(
         message.contains("/nonexistent/encoder.onnx") && message.contains("does not exist"),
         "{message}"
     );
-
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/models");
-    let element = gst::ElementFactory::make("exemplarcolorize")
-        .property(
-            "encoder-model",
-            models.join("colorizer.onnx").to_str().unwrap(),
-        )
-        .build()
-        .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    assert!(element.set_state(gst::State::Ready).is_err());
-    let message = std::iter::from_fn(|| bus.pop())
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        })
-        .unwrap();
+    let message = error_at_ready(models.join("colorizer.onnx").to_str().unwrap());
     assert!(
         message.contains("does not fit the encoder contract")
             && message.contains("image (rank 4)")

@@ -155,18 +155,6 @@ fn a_flushing_seek_mid_scene_restarts_detection_and_selection() {
     assert!(pts.last().unwrap().unwrap() >= gst::ClockTime::from_mseconds(9400));
 }
 
-fn copy_refs(name: &str) -> std::path::PathBuf {
-    let (media, _) = media();
-    let dir = temp_dir(name);
-    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jpg") {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 #[test]
 fn renegotiation_to_another_size_and_format_mid_stream() {
     init();

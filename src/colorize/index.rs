@@ -138,14 +138,7 @@ impl Index {
     /// Panics if the embedding's length is not the index's dimension (a programming error).
     pub fn push(&mut self, key: PhotoKey, embedding: &[f32]) {
         assert_eq!(embedding.len(), self.dimension, "embedding dimension");
-        let norm = embedding
-            .iter()
-            .map(|v| v * v)
-            .sum::<f32>()
-            .sqrt()
-            .max(1e-12);
-        let row: Vec<f32> = embedding.iter().map(|v| v / norm).collect();
-        self.add_row(key, &row);
+        self.add_row(key, &normalized(embedding));
     }
 
     fn add_row(&mut self, key: PhotoKey, row: &[f32]) {
@@ -339,6 +332,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// `v / ‖v‖` (a zero vector stays zero).
+pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter().map(|x| x / norm).collect()
+}
+
 /// Symmetric 8-bit quantisation with one scale per vector: `v ≈ scale × q`.
 fn quantize(values: &[f32]) -> (Vec<i8>, f32) {
     let peak = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -498,8 +497,7 @@ mod tests {
         }
         for _ in 0..50 {
             let q: Vec<f32> = base.iter().map(|b| b + 0.3 * random()).collect();
-            let norm = q.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let q: Vec<f32> = q.iter().map(|v| v / norm).collect();
+            let q = normalized(&q);
             let brute = (0..index.len())
                 .map(|e| (e, dot(index.embedding(e), &q)))
                 .fold((0, f32::NEG_INFINITY), |best, (e, s)| {

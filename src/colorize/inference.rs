@@ -503,13 +503,7 @@ impl Models {
         let input = TensorRef::from_array_view(([1usize, 3, height, width], &image[..]))?;
         let outputs = self.encoder.run(ort::inputs!["image" => input])?;
         let (_, embedding) = output(&outputs, "embedding")?;
-        let norm = embedding
-            .iter()
-            .map(|v| v * v)
-            .sum::<f32>()
-            .sqrt()
-            .max(1e-12);
-        Ok(embedding.iter().map(|v| v / norm).collect())
+        Ok(super::index::normalized(&embedding))
     }
 
     /// Runs the reference graph on a photo given as planar L*, a*, b* (`3 × height × width`).

@@ -107,3 +107,16 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A private copy of the generated reference library (photos only), so a test owns its index.
+pub fn copy_refs(name: &str) -> PathBuf {
+    let (media, _) = media();
+    let dir = temp_dir(name);
+    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jpg") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
