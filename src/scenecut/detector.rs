@@ -13,8 +13,12 @@
 //!    A run with fewer than `window` differences is judged as one window of all of them.
 //! 2. **Confirmation.** `d(i) > confirm_ratio × mean(d(j))` over the up to `2 × confirm_radius`
 //!    differences `j` with `0 < |i − j| ≤ confirm_radius` that exist.
-//! 3. **Spacing.** `i − c ≥ min_scene_frames`, where `c` is the previous frame that passed all
-//!    three tests. The start of the run does not count as a cut, so a real cut in the first frames
+//! 3. **Not a flash.** With `flash_ratio > 0` and the differences of frames to the frames two
+//!    and three back (`push_frame`), a candidate at `i` is a flash of `k` frames (k = 1, 2) when
+//!    `|Y(i+k) − Y(i−1)| < flash_ratio × d(i)`: the picture returns to what it was before the
+//!    spike. The flash's jump back at `i + k` is not a cut either.
+//! 4. **Spacing.** `i − c ≥ min_scene_frames`, where `c` is the previous frame that passed all
+//!    tests. The start of the run does not count as a cut, so a real cut in the first frames
 //!    of a stream is still reported.
 //!
 //! The score of a cut is `d(i)` divided by the smallest mean among its qualifying windows: the
@@ -41,6 +45,9 @@ pub struct Config {
     /// Differences on each side used for confirmation, at least 1.
     pub confirm_radius: usize,
     pub min_scene_frames: u64,
+    /// A cut whose next frame or the one after differs from the frame before it by less than
+    /// this fraction of the cut's difference is a flash, not a cut (0 turns the test off).
+    pub flash_ratio: f64,
 }
 
 impl Default for Config {
@@ -51,6 +58,7 @@ impl Default for Config {
             confirm_ratio: 2.0,
             confirm_radius: 10,
             min_scene_frames: 8,
+            flash_ratio: 0.5,
         }
     }
 }
@@ -79,6 +87,16 @@ pub enum Verdict {
     Unconfirmed { score: f64, neighbour_mean: f64 },
     /// It passed both tests too soon after the previous cut.
     TooSoon { score: f64, previous_cut: u64 },
+    /// A flash of `length` frames starting at `start`: the picture returns to what it was.
+    Flash { start: u64, length: u64 },
+}
+
+/// What the caller knows about a frame: its difference to the previous frame and, to tell a
+/// flash from a cut, to the frames two and three back (none where those are not in the run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameDiffs {
+    pub previous: f64,
+    pub skip: [Option<f64>; 2],
 }
 
 /// The verdict on one frame, given in frame order.
@@ -106,6 +124,10 @@ pub struct Detector {
     config: Config,
     /// `diffs[k]` is `d(history_start + k)`; `history_start >= 1`.
     diffs: VecDeque<f64>,
+    /// `skips[k]`: the same frame's differences to the frames two and three back.
+    skips: VecDeque<[Option<f64>; 2]>,
+    /// First and last frame of the flash being passed over, if any.
+    flash: Option<(u64, u64)>,
     history_start: u64,
     frames_seen: u64,
     next_undecided: u64,
@@ -118,6 +140,8 @@ impl Detector {
         Detector {
             config: config.clamped(),
             diffs: VecDeque::new(),
+            skips: VecDeque::new(),
+            flash: None,
             history_start: 1,
             frames_seen: 0,
             next_undecided: 0,
@@ -149,8 +173,17 @@ impl Detector {
     /// Adds the next frame with its difference to the previous frame (ignored for the first
     /// frame of a run). Call `next_decision()` until it returns `None` afterwards.
     pub fn push(&mut self, diff_to_previous: f64) {
+        self.push_frame(FrameDiffs {
+            previous: diff_to_previous,
+            skip: [None, None],
+        });
+    }
+
+    /// `push` with the differences that let the rule recognise flashes.
+    pub fn push_frame(&mut self, diffs: FrameDiffs) {
         if self.frames_seen > 0 {
-            self.diffs.push_back(diff_to_previous);
+            self.diffs.push_back(diffs.previous);
+            self.skips.push_back(diffs.skip);
         }
         self.frames_seen += 1;
     }
@@ -178,8 +211,10 @@ impl Detector {
                 return None;
             }
             let verdict = self.judge(frame, last_diff);
-            if let Verdict::SceneStart { .. } = verdict {
-                self.last_cut = Some(frame);
+            match verdict {
+                Verdict::SceneStart { .. } => self.last_cut = Some(frame),
+                Verdict::Flash { start, length } => self.flash = Some((start, start + length)),
+                _ => {}
             }
             Decision {
                 frame,
@@ -209,6 +244,16 @@ impl Detector {
                 neighbour_mean,
             };
         }
+        if let Some((start, end)) = self.flash.filter(|&(_, end)| i <= end) {
+            // The jump back out of a flash already recognised.
+            return Verdict::Flash {
+                start,
+                length: end - start,
+            };
+        }
+        if let Some(length) = self.flash_length(i, last_diff) {
+            return Verdict::Flash { start: i, length };
+        }
         match self.last_cut {
             Some(previous_cut) if i - previous_cut < self.config.min_scene_frames => {
                 Verdict::TooSoon {
@@ -218,6 +263,20 @@ impl Detector {
             }
             _ => Verdict::SceneStart { score },
         }
+    }
+
+    /// A flash of 1 or 2 frames starting at `i`: frame `i + k` looks like frame `i − 1` again.
+    fn flash_length(&self, i: u64, last_diff: u64) -> Option<u64> {
+        if self.config.flash_ratio <= 0.0 {
+            return None;
+        }
+        let limit = self.config.flash_ratio * self.diff(i);
+        (1..=2u64).find(|&k| {
+            let j = i + k;
+            j <= last_diff
+                && self.skips[(j - self.history_start) as usize][k as usize - 1]
+                    .is_some_and(|back| back < limit)
+        })
     }
 
     /// Best `d(i) / mean` over the windows where `d(i)` is the maximum and beats the ratio.
@@ -289,6 +348,7 @@ impl Detector {
             .max(1);
         while self.history_start < keep_from && !self.diffs.is_empty() {
             self.diffs.pop_front();
+            self.skips.pop_front();
             self.history_start += 1;
         }
     }
@@ -406,6 +466,7 @@ mod tests {
                 confirm_ratio: 1.0 + 3.0 * next(),
                 confirm_radius: 1 + (next() * 15.0) as usize,
                 min_scene_frames: (next() * 12.0) as u64,
+                flash_ratio: 0.5,
             };
             let expected = reference_cuts(config, &d);
             total_cuts += expected.len() - 1;
@@ -565,6 +626,106 @@ mod tests {
                 score: 15.0 / (146.0 / 30.0),
                 neighbour_mean: 9.0
             })
+        );
+    }
+
+    /// Runs frames given as (difference to previous, to two back, to three back).
+    fn cuts_with_skips(
+        config: Config,
+        frames: &[(f64, Option<f64>, Option<f64>)],
+    ) -> Vec<(u64, Verdict)> {
+        let mut detector = Detector::new(config);
+        let mut out = Vec::new();
+        for &(previous, two, three) in frames {
+            detector.push_frame(FrameDiffs {
+                previous,
+                skip: [two, three],
+            });
+            while let Some(d) = detector.next_decision() {
+                out.push((d.frame, d.verdict));
+            }
+        }
+        detector.finish();
+        while let Some(d) = detector.next_decision() {
+            out.push((d.frame, d.verdict));
+        }
+        out.into_iter()
+            .filter(|(_, v)| !matches!(v, Verdict::Continues | Verdict::Unconfirmed { .. }))
+            .collect()
+    }
+
+    /// A panning shot (d = 2, skips 4 and 6) with events spliced in.
+    fn pan(n: usize) -> Vec<(f64, Option<f64>, Option<f64>)> {
+        (0..n).map(|_| (2.0, Some(4.0), Some(6.0))).collect()
+    }
+
+    #[test]
+    fn one_and_two_frame_flashes_are_not_cuts() {
+        for length in [1usize, 2] {
+            let mut frames = pan(100);
+            let start = 50;
+            frames[start] = (60.0, Some(61.0), Some(62.0));
+            if length == 2 {
+                frames[start + 1] = (3.0, Some(60.0), Some(61.0));
+            }
+            let back = start + length;
+            // The jump back: large against the flash, small against the frame before it.
+            frames[back] = (
+                58.0,
+                if length == 1 { Some(4.0) } else { Some(59.0) },
+                if length == 2 { Some(6.0) } else { Some(59.0) },
+            );
+            let verdicts = cuts_with_skips(Config::default(), &frames);
+            let flashes: Vec<_> = verdicts
+                .iter()
+                .filter(|(_, v)| matches!(v, Verdict::Flash { .. }))
+                .collect();
+            assert!(!flashes.is_empty(), "length {length}: {verdicts:?}");
+            assert!(
+                flashes.iter().all(|(_, v)| *v
+                    == Verdict::Flash {
+                        start: start as u64,
+                        length: length as u64
+                    }),
+                "{verdicts:?}"
+            );
+            assert_eq!(
+                verdicts
+                    .iter()
+                    .filter(|(_, v)| matches!(v, Verdict::SceneStart { .. }))
+                    .count(),
+                1,
+                "only frame 0: {verdicts:?}"
+            );
+            // Off: the flash counts as a cut.
+            let off = Config {
+                flash_ratio: 0.0,
+                ..Config::default()
+            };
+            let cuts = cuts_with_skips(off, &frames)
+                .iter()
+                .filter(|(_, v)| matches!(v, Verdict::SceneStart { .. }))
+                .count();
+            assert!(cuts >= 2, "length {length}");
+        }
+    }
+
+    #[test]
+    fn a_real_cut_is_not_a_flash() {
+        let mut frames = pan(100);
+        frames[50] = (60.0, Some(61.0), Some(60.0));
+        frames[51] = (2.0, Some(60.0), Some(61.0));
+        frames[52] = (2.0, Some(4.0), Some(60.0));
+        let verdicts = cuts_with_skips(Config::default(), &frames);
+        assert!(
+            matches!(
+                verdicts[..],
+                [
+                    (0, Verdict::SceneStart { .. }),
+                    (50, Verdict::SceneStart { .. })
+                ]
+            ),
+            "{verdicts:?}"
         );
     }
 

@@ -8,7 +8,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use super::detector::{self, Detector, Verdict};
+use super::detector::{self, Detector, FrameDiffs, Verdict};
 use super::luma::{self, LumaLayout, LumaPlane};
 use crate::scene_change::{SceneChange, SceneChangeKind};
 
@@ -61,7 +61,8 @@ struct State {
     layout: LumaLayout,
     detector: Detector,
     held: VecDeque<Held>,
-    previous_luma: Vec<u8>,
+    /// Analysis images of the last three frames of the run, newest last.
+    recent_luma: VecDeque<Vec<u8>>,
     current_luma: Vec<u8>,
     downscaler: luma::Downscaler,
     /// Frames received since the stream started or was last flushed.
@@ -82,7 +83,7 @@ impl State {
             layout: LumaLayout::Planar8,
             detector: Detector::new(rule),
             held: VecDeque::new(),
-            previous_luma: Vec::new(),
+            recent_luma: VecDeque::new(),
             current_luma: Vec::new(),
             downscaler: luma::Downscaler::default(),
             frames_received: 0,
@@ -220,10 +221,14 @@ impl SceneCut {
             if *state.detector.config() != settings.rule {
                 state.detector.set_config(settings.rule);
             }
-            let diff = if state.run_frame_count() == 0 {
-                0.0
-            } else {
-                luma::mean_abs_diff(&state.previous_luma, &state.current_luma)
+            let back = |k: usize| {
+                let recent = &state.recent_luma;
+                (recent.len() >= k && state.run_frame_count() >= k as u64)
+                    .then(|| luma::mean_abs_diff(&recent[recent.len() - k], &state.current_luma))
+            };
+            let diffs = FrameDiffs {
+                previous: back(1).unwrap_or(0.0),
+                skip: [back(2), back(3)],
             };
             gst::log!(
                 CAT,
@@ -231,10 +236,17 @@ impl SceneCut {
                 "frame {} pts {}: d = {:.3}",
                 state.frames_received,
                 buffer.pts().display(),
-                diff
+                diffs.previous
             );
-            state.detector.push(diff);
-            std::mem::swap(&mut state.previous_luma, &mut state.current_luma);
+            state.detector.push_frame(diffs);
+            // Keep three images, reusing the oldest one's allocation for the next frame.
+            let spare = if state.recent_luma.len() == 3 {
+                state.recent_luma.pop_front().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let current = std::mem::replace(&mut state.current_luma, spare);
+            state.recent_luma.push_back(current);
             state.frames_received += 1;
             state.held.push_back(Held::Frame(buffer));
             self.release_decided(state, &settings, &mut outputs);
@@ -357,6 +369,12 @@ impl SceneCut {
                 imp = self,
                 "frame {frame}: candidate (d = {d:.3}, score {score:.2}) not confirmed: \
                  neighbour mean {neighbour_mean:.3}"
+            ),
+            Verdict::Flash { start, length } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: d = {d:.3} belongs to a {length}-frame flash from run frame {start}, \
+                 not a cut"
             ),
             Verdict::TooSoon {
                 score,
@@ -650,6 +668,18 @@ impl ObjectImpl for SceneCut {
                     .default_value(rule.min_scene_frames as u32)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("flash-ratio")
+                    .nick("Flash ratio")
+                    .blurb(
+                        "A cut is a flash (photographer's flash, lightning, strobe) when one or two \
+                         frames later the picture differs from the frame before the spike by less \
+                         than this fraction of the spike; 0 = off. Changeable while playing.",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(rule.flash_ratio)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("force-keyframes")
                     .nick("Force keyframes")
                     .blurb(
@@ -684,6 +714,7 @@ impl ObjectImpl for SceneCut {
             "confirm-ratio" => settings.rule.confirm_ratio = value_f64(),
             "confirm-radius" => settings.rule.confirm_radius = value_u32() as usize,
             "min-scene-frames" => settings.rule.min_scene_frames = value_u32() as u64,
+            "flash-ratio" => settings.rule.flash_ratio = value_f64(),
             "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
             other => {
                 gst::warning!(CAT, imp = self, "no writable property {other}");
@@ -709,6 +740,7 @@ impl ObjectImpl for SceneCut {
             "confirm-ratio" => settings.rule.confirm_ratio.to_value(),
             "confirm-radius" => (settings.rule.confirm_radius as u32).to_value(),
             "min-scene-frames" => (settings.rule.min_scene_frames as u32).to_value(),
+            "flash-ratio" => settings.rule.flash_ratio.to_value(),
             "force-keyframes" => settings.force_keyframes.to_value(),
             "latency" => self.held_back_duration().nseconds().to_value(),
             other => {
