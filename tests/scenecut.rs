@@ -628,3 +628,43 @@ fn odd_sizes_with_padded_strides_are_analysed() {
     assert_eq!(starts, expected_starts(&meta));
     assert_eq!(count, meta["frames"].as_u64().unwrap());
 }
+
+#[test]
+fn flashes_are_not_cuts_and_every_cut_is_found_in_the_transitions_clip() {
+    let (dir, _) = media();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("transitions.json")).unwrap())
+            .unwrap();
+    let (starts, count) = run_pipeline(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! fakesink name=out",
+        dir.join("transitions_grey.mp4").display()
+    ));
+    assert_eq!(count, truth["frames"].as_u64().unwrap());
+    for cut in truth["cuts"].as_array().unwrap() {
+        assert!(
+            starts.contains(&cut.as_u64().unwrap()),
+            "cut {cut} missing from {starts:?}"
+        );
+    }
+    for flash in truth["flashes"].as_array().unwrap() {
+        let (frame, length) = (
+            flash["frame"].as_u64().unwrap(),
+            flash["length"].as_u64().unwrap(),
+        );
+        assert!(
+            !starts
+                .iter()
+                .any(|&s| s + 2 >= frame && s <= frame + length + 2),
+            "a cut at a flash ({frame}, {length} frames): {starts:?}"
+        );
+    }
+    // With the flash test off, the same flashes are taken for cuts.
+    let (unfiltered, _) = run_pipeline(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut flash-ratio=0 ! fakesink name=out",
+        dir.join("transitions_grey.mp4").display()
+    ));
+    assert!(
+        unfiltered.len() > starts.len(),
+        "{unfiltered:?} vs {starts:?}"
+    );
+}

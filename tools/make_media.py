@@ -13,6 +13,8 @@ Output folder (default generated/media):
   scenes.json       geometry, frame rate, and the ground truth: each scene's first frame,
                     photo and reference file
   refs/             the reference library: one JPEG per scene photo plus distractors
+  transitions.*     a second clip (same files) with cuts, dissolves, fades through black and
+                    one- and two-frame flashes; transitions.json has their frames
 
 Deterministic: the same packages give the same frames.
 """
@@ -40,6 +42,19 @@ SCENES = [
     ("flower", 42, "pan-left"),
 ]
 DISTRACTORS = ["immunohistochemistry", "hubble_deep_field", "colorwheel"]
+
+# The transitions clip: (photo, frames, motion, how it begins, flashes as (offset, length)).
+# "cut", ("dissolve", n) and ("fade", n) (through black, n frames out and n in) say how a shot
+# begins; gradual transitions overlap the end of the previous shot.
+TRANSITIONS = [
+    ("flower", 40, "pan-left", "cut", []),
+    ("rocket", 45, "pan-up", "cut", [(15, 1)]),
+    ("china", 45, "zoom-in", ("dissolve", 20), [(30, 2)]),
+    ("coffee", 40, "pan-right", ("fade", 10), []),
+    ("astronaut", 40, "pan-down", "cut", [(12, 1), (20, 2)]),
+    ("chelsea", 45, "zoom-out", ("dissolve", 16), []),
+    ("rocket", 40, "zoom-out", "cut", []),
+]
 REFERENCE_FRACTION = 0.4
 
 
@@ -117,6 +132,60 @@ def encode(raw_path, fmt, out_path):
     subprocess.run(pipeline, check=True)
 
 
+def shot_frames(name, length, motion):
+    region, _ = split(photo(name))
+    return [bilinear(region, *camera(region, motion, i / max(1, length - 1))) for i in range(length)]
+
+
+def transitions_clip():
+    """Frames (float RGB) and ground truth of the transitions clip."""
+    frames, truth = [], {"cuts": [], "gradual": [], "flashes": []}
+    for name, length, motion, begin, flashes in TRANSITIONS:
+        shot = shot_frames(name, length, motion)
+        for offset, n in flashes:
+            for k in range(n):
+                shot[offset + k] = shot[offset + k] * 0.25 + 255.0 * 0.75
+        if begin == "cut":
+            base = len(frames)
+            if frames:
+                truth["cuts"].append(base)
+            frames.extend(shot)
+        elif begin[0] == "dissolve":
+            n = begin[1]
+            base = len(frames) - n
+            for k in range(n):
+                alpha = (k + 1) / (n + 1)
+                frames[base + k] = frames[base + k] * (1 - alpha) + shot[k] * alpha
+            frames.extend(shot[n:])
+            truth["gradual"].append({"kind": "dissolve", "start": base, "end": base + n - 1})
+        else:
+            n = begin[1]
+            for k in range(n):
+                frames[len(frames) - n + k] = frames[len(frames) - n + k] * (1 - (k + 1) / n)
+            base = len(frames)
+            frames.extend([shot[k] * ((k + 1) / (n + 1)) for k in range(n)] + shot[n:])
+            truth["gradual"].append({"kind": "fade", "start": base - n, "end": base + n - 1})
+        for offset, n in flashes:
+            truth["flashes"].append({"frame": base + offset, "length": n})
+    return frames, truth
+
+
+def write_clip(frames, out, stem, rng):
+    """Writes stem.rgb (raw colour), stem.mp4 (colour) and stem_grey.mp4 (black and white)."""
+    rgb_path = out / f"{stem}.rgb"
+    grey_path = out / f"{stem}_grey.gray"
+    with open(rgb_path, "wb") as rgb_file, open(grey_path, "wb") as grey_file:
+        for colour in frames:
+            colour = colour + rng.normal(0.0, 1.5, size=(HEIGHT, WIDTH, 1)).astype(np.float32)
+            colour = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+            rgb_file.write(colour.tobytes())
+            grey = np.clip(np.rint(luma(colour.astype(np.float32))), 0, 255).astype(np.uint8)
+            grey_file.write(grey.tobytes())
+    encode(rgb_path, "rgb", out / f"{stem}.mp4")
+    encode(grey_path, "gray8", out / f"{stem}_grey.mp4")
+    os.remove(grey_path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="generated/media", type=pathlib.Path)
@@ -174,6 +243,11 @@ def main():
         "distractors": [f"distractor_{n}.jpg" for n in DISTRACTORS],
     }
     (out / "scenes.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+    frames, truth = transitions_clip()
+    write_clip(frames, out, "transitions", rng)
+    truth.update({"width": WIDTH, "height": HEIGHT, "fps": FPS, "frames": len(frames)})
+    (out / "transitions.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(f"wrote {frame} frames in {len(scenes)} scenes to {out}", file=sys.stderr)
 
 
