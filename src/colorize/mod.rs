@@ -10,3 +10,4 @@ pub mod library;
 pub mod render;
 pub mod resample;
 pub mod retrieval;
+pub mod temporal;

@@ -20,6 +20,7 @@ use crate::colorize::library::{self, Photo};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
 use crate::colorize::resample::resize;
 use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
+use crate::colorize::temporal;
 use crate::scene_change::SceneChange;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -36,6 +37,7 @@ const DEFAULT_THREADS: u32 = 0;
 /// A 640x360 frame takes about 35 ms on two CPU cores and a scene's first frame about 100 ms
 /// more (embedding, encoding the reference): this covers both with room to spare.
 const DEFAULT_PROCESSING_LATENCY_MS: u32 = 150;
+const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.35;
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
 const UPSAMPLE_RADIUS: usize = 4;
 
@@ -53,6 +55,7 @@ struct Settings {
     inference_size: u32,
     threads: u32,
     processing_latency_ms: u32,
+    temporal_smoothing: f64,
 }
 
 impl Default for Settings {
@@ -70,6 +73,7 @@ impl Default for Settings {
             inference_size: DEFAULT_INFERENCE_SIZE,
             threads: DEFAULT_THREADS,
             processing_latency_ms: DEFAULT_PROCESSING_LATENCY_MS,
+            temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
         }
     }
 }
@@ -94,6 +98,8 @@ struct State {
     pending_scene: Option<u32>,
     scene: u32,
     current: Option<(PathBuf, EncodedReference)>,
+    /// The previous frame's chroma, for temporal stabilisation within the scene.
+    previous: temporal::Previous,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: HashMap<PathBuf, EncodedReference>,
 }
@@ -111,6 +117,7 @@ impl Default for State {
             pending_scene: Some(0),
             scene: 0,
             current: None,
+            previous: temporal::Previous::default(),
             cache: HashMap::new(),
         }
     }
@@ -569,6 +576,7 @@ impl ExemplarColorize {
             let mut state = lock(&self.state);
             state.cache.insert(path.clone(), encoded.clone());
             state.current = Some((path.clone(), encoded.clone()));
+            state.previous.clear();
             state.scene = scene;
         }
         let message = ReferenceChanged {
@@ -684,6 +692,19 @@ impl ObjectImpl for ExemplarColorize {
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecDouble::builder("temporal-smoothing")
+                    .nick("Temporal smoothing")
+                    .blurb(
+                        "Weight (at most 0.5) of the previous frame's colours where the picture has \
+                         not changed, so colours hold steady within a scene; the reference-driven \
+                         prediction always weighs more, so errors cannot build up. 0 = off. \
+                         Changeable while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(temporal::MAX_STRENGTH)
+                    .default_value(DEFAULT_TEMPORAL_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -719,6 +740,9 @@ impl ObjectImpl for ExemplarColorize {
                 settings.inference_size = value.get().unwrap_or(DEFAULT_INFERENCE_SIZE)
             }
             "threads" => settings.threads = value.get().unwrap_or(DEFAULT_THREADS),
+            "temporal-smoothing" => {
+                settings.temporal_smoothing = value.get().unwrap_or(DEFAULT_TEMPORAL_SMOOTHING)
+            }
             "processing-latency" => {
                 settings.processing_latency_ms =
                     value.get().unwrap_or(DEFAULT_PROCESSING_LATENCY_MS);
@@ -746,6 +770,7 @@ impl ObjectImpl for ExemplarColorize {
             "inference-size" => settings.inference_size.to_value(),
             "threads" => settings.threads.to_value(),
             "processing-latency" => settings.processing_latency_ms.to_value(),
+            "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -1032,7 +1057,7 @@ impl VideoFilterImpl for ExemplarColorize {
         let started = Instant::now();
         let small = resize(&lightness, width, height, sw, sh);
         let prepared = Instant::now();
-        let (a, b) = self
+        let (mut a, mut b) = self
             .with_models(|m| m.colorize(&small, sw, sh, &reference))?
             .map_err(|err| {
                 gst::element_imp_error!(
@@ -1042,6 +1067,10 @@ impl VideoFilterImpl for ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
+        let strength = lock(&self.settings).temporal_smoothing;
+        lock(&self.state)
+            .previous
+            .stabilise(strength, &small, &mut a, &mut b);
         let inferred = Instant::now();
         let chroma = render::upsample_chroma(
             &lightness,
