@@ -801,3 +801,36 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn temporal_smoothing_changes_frames_inside_scenes_but_not_their_first_frames() {
+    let (media, meta) = media();
+    let refs = copy_refs("smoothing");
+    let run = |strength: f64| {
+        pull_frames(&format!(
+            "filesrc location={} ! decodebin ! videoconvert ! scenecut ! \
+             exemplarcolorize refs={} temporal-smoothing={strength} ! video/x-raw,format=RGB ! \
+             fakesink name=out",
+            media.join("scenes_grey.mp4").display(),
+            refs.display()
+        ))
+    };
+    let (off, on) = (run(0.0), run(0.5));
+    assert_eq!(off.len(), on.len());
+    let mut starts = vec![0usize];
+    starts.extend(
+        meta["cuts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap() as usize),
+    );
+    for &start in &starts {
+        assert!(
+            off[start] == on[start],
+            "scene start {start}: the past is dropped at a cut"
+        );
+    }
+    let differing = (0..off.len()).filter(|&i| off[i] != on[i]).count();
+    assert!(differing > off.len() / 2, "only {differing} frames changed");
+}
