@@ -218,18 +218,7 @@ fn python_embeds_the_pipeline_through_gobject_introspection() {
     let (media, meta) = media();
     let refs = copy_refs("python");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // The plugin as `cargo build` leaves it next to the test binaries (scripts/test.sh builds it).
-    let plugin_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    assert!(
-        plugin_dir.join("libgstexemplar.so").is_file(),
-        "run `cargo build` first"
-    );
+    let plugin_dir = built_plugin_dir();
     let run = Command::new("/usr/bin/python3")
         .arg(root.join("examples/colorize.py"))
         .arg(media.join("scenes_grey.mp4"))

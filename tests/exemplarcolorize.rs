@@ -677,17 +677,7 @@ fn a_flush_or_a_caps_change_chooses_the_reference_again() {
 
 /// Runs gst-launch-1.0 with the plugin `cargo build` made and extra environment.
 fn gst_launch(pipeline: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let plugin_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    assert!(
-        plugin_dir.join("libgstexemplar.so").is_file(),
-        "run `cargo build` first"
-    );
+    let plugin_dir = built_plugin_dir();
     let mut command = std::process::Command::new("gst-launch-1.0");
     command
         .args(pipeline.split(' '))

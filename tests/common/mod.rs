@@ -120,3 +120,20 @@ pub fn copy_refs(name: &str) -> PathBuf {
     }
     dir
 }
+
+/// The folder where `cargo build` left libgstexemplar.so, next to the test binaries
+/// (scripts/test.sh builds it before the tests), for tests that load it like applications do.
+pub fn built_plugin_dir() -> PathBuf {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        dir.join("libgstexemplar.so").is_file(),
+        "run `cargo build` first"
+    );
+    dir
+}
