@@ -9,8 +9,8 @@
 //! | `scene` | u32          | 0-based scene number since the stream started or last flushed  |
 //! | `frame` | u64          | 0-based index of the scene's first frame since then            |
 //! | `pts`   | GstClockTime | that frame's presentation timestamp, or none                   |
-//! | `score` | f64          | the frame's difference divided by its window mean; 0 for scene 0 and after a caps change |
-//! | `kind`  | string       | how the new scene began: `cut`                                 |
+//! | `score` | f64          | cuts: the frame's difference divided by its window mean (0 for scene 0 and after a caps change); fades: the old shot's mean luma over the darkest frame's |
+//! | `kind`  | string       | how the new scene began: `cut` or `fade`                       |
 
 use gst::glib;
 
@@ -19,18 +19,22 @@ pub const STRUCTURE_NAME: &str = "scene-change";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SceneChangeKind {
     Cut,
+    /// A fade through black; the scene starts at the first visible frame after the black.
+    Fade,
 }
 
 impl SceneChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SceneChangeKind::Cut => "cut",
+            SceneChangeKind::Fade => "fade",
         }
     }
 
     fn from_str(kind: &str) -> Option<Self> {
         match kind {
             "cut" => Some(SceneChangeKind::Cut),
+            "fade" => Some(SceneChangeKind::Fade),
             _ => None,
         }
     }

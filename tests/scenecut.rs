@@ -658,6 +658,19 @@ fn flashes_are_not_cuts_and_every_cut_is_found_in_the_transitions_clip() {
             "a cut at a flash ({frame}, {length} frames): {starts:?}"
         );
     }
+    // The fade through black is found inside its span.
+    for gradual in truth["gradual"].as_array().unwrap() {
+        if gradual["kind"] == "fade" {
+            let (start, end) = (
+                gradual["start"].as_u64().unwrap(),
+                gradual["end"].as_u64().unwrap(),
+            );
+            assert!(
+                starts.iter().any(|&s| (start..=end).contains(&s)),
+                "fade {start}..{end}: {starts:?}"
+            );
+        }
+    }
     // With the flash test off, the same flashes are taken for cuts.
     let (unfiltered, _) = run_pipeline(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! scenecut flash-ratio=0 ! fakesink name=out",

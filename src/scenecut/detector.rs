@@ -35,6 +35,14 @@ use std::collections::VecDeque;
 pub const MAX_WINDOW: usize = 1000;
 /// Largest `confirm_radius` accepted.
 pub const MAX_CONFIRM_RADIUS: usize = 1000;
+/// Mean analysis luma (8-bit code values) at or below which a frame is black: limited-range
+/// black is 16, full-range 0, plus grain.
+pub const BLACK_LEVEL: f64 = 24.0;
+/// Mean luma from which a frame shows a picture again.
+pub const VISIBLE_LEVEL: f64 = 40.0;
+/// How far ahead a fade's new shot must become visible, and how far back the old one was.
+const FADE_LOOKAHEAD: usize = 12;
+const FADE_LOOKBACK: u64 = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
@@ -48,6 +56,8 @@ pub struct Config {
     /// A cut whose next frame or the one after differs from the frame before it by less than
     /// this fraction of the cut's difference is a flash, not a cut (0 turns the test off).
     pub flash_ratio: f64,
+    /// Detect fades through black (needs `FrameDiffs::mean_luma`).
+    pub gradual: bool,
 }
 
 impl Default for Config {
@@ -59,6 +69,7 @@ impl Default for Config {
             confirm_radius: 10,
             min_scene_frames: 8,
             flash_ratio: 0.5,
+            gradual: true,
         }
     }
 }
@@ -66,7 +77,12 @@ impl Default for Config {
 impl Config {
     /// Frames that must have arrived after frame `i` before frame `i` can be decided.
     pub fn lookahead(&self) -> usize {
-        (self.window.max(2) - 1).max(self.confirm_radius.max(1))
+        let rule = (self.window.max(2) - 1).max(self.confirm_radius.max(1));
+        if self.gradual {
+            rule.max(FADE_LOOKAHEAD)
+        } else {
+            rule
+        }
     }
 
     fn clamped(mut self) -> Self {
@@ -89,14 +105,26 @@ pub enum Verdict {
     TooSoon { score: f64, previous_cut: u64 },
     /// A flash of `length` frames starting at `start`: the picture returns to what it was.
     Flash { start: u64, length: u64 },
+    /// The first frame after a fade through black, which starts a scene; `depth` is the old
+    /// shot's brightest mean luma over the darkest frame's.
+    FadeIn { depth: f64, black_from: u64 },
+}
+
+/// How a scene began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Cut,
+    Fade,
 }
 
 /// What the caller knows about a frame: its difference to the previous frame and, to tell a
-/// flash from a cut, to the frames two and three back (none where those are not in the run).
+/// flash from a cut, to the frames two and three back (none where those are not in the run),
+/// and, to see fades, its mean luma.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameDiffs {
     pub previous: f64,
     pub skip: [Option<f64>; 2],
+    pub mean_luma: Option<f64>,
 }
 
 /// The verdict on one frame, given in frame order.
@@ -110,10 +138,16 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The cut's score when the frame starts a scene.
+    /// The cut's score when the frame starts a scene (a fade's depth).
     pub fn scene_start(&self) -> Option<f64> {
+        self.scene_kind().map(|(_, score)| score)
+    }
+
+    /// How the scene starting at this frame began, with its score.
+    pub fn scene_kind(&self) -> Option<(Kind, f64)> {
         match self.verdict {
-            Verdict::SceneStart { score } => Some(score),
+            Verdict::SceneStart { score } => Some((Kind::Cut, score)),
+            Verdict::FadeIn { depth, .. } => Some((Kind::Fade, depth)),
             _ => None,
         }
     }
@@ -128,6 +162,9 @@ pub struct Detector {
     skips: VecDeque<[Option<f64>; 2]>,
     /// First and last frame of the flash being passed over, if any.
     flash: Option<(u64, u64)>,
+    /// Mean luma of every frame still needed, from `means_start` on.
+    means: VecDeque<Option<f64>>,
+    means_start: u64,
     history_start: u64,
     frames_seen: u64,
     next_undecided: u64,
@@ -142,6 +179,8 @@ impl Detector {
             diffs: VecDeque::new(),
             skips: VecDeque::new(),
             flash: None,
+            means: VecDeque::new(),
+            means_start: 0,
             history_start: 1,
             frames_seen: 0,
             next_undecided: 0,
@@ -176,6 +215,7 @@ impl Detector {
         self.push_frame(FrameDiffs {
             previous: diff_to_previous,
             skip: [None, None],
+            mean_luma: None,
         });
     }
 
@@ -185,6 +225,7 @@ impl Detector {
             self.diffs.push_back(diffs.previous);
             self.skips.push_back(diffs.skip);
         }
+        self.means.push_back(diffs.mean_luma);
         self.frames_seen += 1;
     }
 
@@ -212,7 +253,7 @@ impl Detector {
             }
             let verdict = self.judge(frame, last_diff);
             match verdict {
-                Verdict::SceneStart { .. } => self.last_cut = Some(frame),
+                Verdict::SceneStart { .. } | Verdict::FadeIn { .. } => self.last_cut = Some(frame),
                 Verdict::Flash { start, length } => self.flash = Some((start, start + length)),
                 _ => {}
             }
@@ -233,6 +274,14 @@ impl Detector {
 
     /// Applies the three tests to frame `i >= 1`, knowing differences up to `last_diff`.
     fn judge(&self, i: u64, last_diff: u64) -> Verdict {
+        if let Some(fade) = self.fade_in(i, last_diff) {
+            let too_soon = self
+                .last_cut
+                .is_some_and(|c| i - c < self.config.min_scene_frames);
+            if !too_soon {
+                return fade;
+            }
+        }
         let Some(score) = self.window_score(i, last_diff) else {
             return Verdict::Continues;
         };
@@ -263,6 +312,46 @@ impl Detector {
             }
             _ => Verdict::SceneStart { score },
         }
+    }
+
+    fn mean(&self, frame: u64) -> Option<f64> {
+        frame
+            .checked_sub(self.means_start)
+            .and_then(|k| self.means.get(k as usize).copied().flatten())
+    }
+
+    /// Frame `i` is the first visible frame after a fade through black: the frames before it
+    /// are black back to a dimming (not cut) old shot that was visible, and the new shot
+    /// becomes visible within `FADE_LOOKAHEAD` frames.
+    fn fade_in(&self, i: u64, last_diff: u64) -> Option<Verdict> {
+        if !self.config.gradual {
+            return None;
+        }
+        let is_black = |f: u64| self.mean(f).is_some_and(|m| m <= BLACK_LEVEL);
+        if !is_black(i - 1) || is_black(i) || self.mean(i).is_none() {
+            return None;
+        }
+        let mut black_from = i - 1;
+        while black_from > 0 && is_black(black_from - 1) && i - black_from < FADE_LOOKBACK {
+            black_from -= 1;
+        }
+        let darkest = (black_from..i)
+            .filter_map(|f| self.mean(f))
+            .fold(f64::INFINITY, f64::min);
+        let before = black_from.checked_sub(1)?;
+        // A dimming picture just before the black, not a cut straight to black.
+        if self.mean(before)? >= VISIBLE_LEVEL {
+            return None;
+        }
+        let old_peak = (before.saturating_sub(FADE_LOOKBACK)..=before)
+            .filter_map(|f| self.mean(f))
+            .fold(0.0, f64::max);
+        let end = (i + FADE_LOOKAHEAD as u64).min(last_diff);
+        let new_visible = (i..=end).any(|f| self.mean(f).is_some_and(|m| m >= VISIBLE_LEVEL));
+        (old_peak >= VISIBLE_LEVEL && new_visible).then(|| Verdict::FadeIn {
+            depth: old_peak / darkest.max(1.0),
+            black_from,
+        })
     }
 
     /// A flash of 1 or 2 frames starting at `i`: frame `i + k` looks like frame `i − 1` again.
@@ -346,6 +435,11 @@ impl Detector {
             .next_undecided
             .saturating_sub(MAX_WINDOW.max(MAX_CONFIRM_RADIUS) as u64)
             .max(1);
+        let keep_means_from = keep_from.saturating_sub(1);
+        while self.means_start < keep_means_from && !self.means.is_empty() {
+            self.means.pop_front();
+            self.means_start += 1;
+        }
         while self.history_start < keep_from && !self.diffs.is_empty() {
             self.diffs.pop_front();
             self.skips.pop_front();
@@ -467,6 +561,7 @@ mod tests {
                 confirm_radius: 1 + (next() * 15.0) as usize,
                 min_scene_frames: (next() * 12.0) as u64,
                 flash_ratio: 0.5,
+                gradual: true,
             };
             let expected = reference_cuts(config, &d);
             total_cuts += expected.len() - 1;
@@ -640,6 +735,7 @@ mod tests {
             detector.push_frame(FrameDiffs {
                 previous,
                 skip: [two, three],
+                mean_luma: None,
             });
             while let Some(d) = detector.next_decision() {
                 out.push((d.frame, d.verdict));
@@ -726,6 +822,88 @@ mod tests {
                 ]
             ),
             "{verdicts:?}"
+        );
+    }
+
+    /// Frames with mean luma: a steady shot, a 10-frame fade out, 10 black frames... as given.
+    fn run_means(config: Config, means: &[f64]) -> Vec<(u64, Verdict)> {
+        let mut detector = Detector::new(config);
+        let mut out = Vec::new();
+        for (k, &m) in means.iter().enumerate() {
+            let previous = if k == 0 {
+                0.0
+            } else {
+                (m - means[k - 1]).abs() + 2.0
+            };
+            detector.push_frame(FrameDiffs {
+                previous,
+                skip: [None, None],
+                mean_luma: Some(m),
+            });
+            while let Some(d) = detector.next_decision() {
+                out.push((d.frame, d.verdict));
+            }
+        }
+        detector.finish();
+        while let Some(d) = detector.next_decision() {
+            out.push((d.frame, d.verdict));
+        }
+        out.into_iter()
+            .filter(|(_, v)| matches!(v, Verdict::SceneStart { .. } | Verdict::FadeIn { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn a_fade_through_black_starts_a_scene_at_the_first_visible_frame() {
+        let mut means = vec![120.0; 40];
+        means.extend((1..=10).map(|k| 16.0 + 104.0 * (1.0 - k as f64 / 10.0))); // 40..=49 fade out
+        means.extend((1..=10).map(|k| 16.0 + 100.0 * k as f64 / 11.0)); // 50..=59 fade in
+        means.extend(vec![116.0; 40]);
+        // Frame 49 is black (48 is still 26.4 > 24); 50 is the first frame above it.
+        let found = run_means(Config::default(), &means);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            matches!(found[1], (50, Verdict::FadeIn { black_from: 49, .. })),
+            "{found:?}"
+        );
+        let off = run_means(
+            Config {
+                gradual: false,
+                ..Config::default()
+            },
+            &means,
+        );
+        assert_eq!(off.len(), 1, "no fade detection when off: {off:?}");
+        assert_eq!(
+            Config {
+                gradual: false,
+                ..Config::default()
+            }
+            .lookahead(),
+            29
+        );
+        assert_eq!(
+            Config {
+                window: 2,
+                confirm_radius: 1,
+                ..Config::default()
+            }
+            .lookahead(),
+            12
+        );
+    }
+
+    #[test]
+    fn a_cut_to_black_is_not_a_fade() {
+        let mut means = vec![120.0; 40];
+        means.extend(vec![16.0; 10]);
+        means.extend(vec![110.0; 40]);
+        let found = run_means(Config::default(), &means);
+        assert!(
+            found
+                .iter()
+                .all(|(_, v)| !matches!(v, Verdict::FadeIn { .. })),
+            "{found:?}"
         );
     }
 

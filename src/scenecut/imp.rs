@@ -226,9 +226,14 @@ impl SceneCut {
                 (recent.len() >= k && state.run_frame_count() >= k as u64)
                     .then(|| luma::mean_abs_diff(&recent[recent.len() - k], &state.current_luma))
             };
+            let mean_luma = (!state.current_luma.is_empty()).then(|| {
+                state.current_luma.iter().map(|&v| v as u64).sum::<u64>() as f64
+                    / state.current_luma.len() as f64
+            });
             let diffs = FrameDiffs {
                 previous: back(1).unwrap_or(0.0),
                 skip: [back(2), back(3)],
+                mean_luma,
             };
             gst::log!(
                 CAT,
@@ -321,13 +326,16 @@ impl SceneCut {
             };
             let frame = state.run_first_frame + decision.frame;
             self.log_verdict(frame, decision.diff, decision.verdict);
-            if let Some(score) = decision.scene_start() {
+            if let Some((kind, score)) = decision.scene_kind() {
                 let change = SceneChange {
                     scene: state.next_scene,
                     frame,
                     pts: buffer.pts(),
                     score,
-                    kind: SceneChangeKind::Cut,
+                    kind: match kind {
+                        detector::Kind::Cut => SceneChangeKind::Cut,
+                        detector::Kind::Fade => SceneChangeKind::Fade,
+                    },
                 };
                 state.next_scene = state.next_scene.wrapping_add(1);
                 gst::debug!(
@@ -361,6 +369,12 @@ impl SceneCut {
                 gst::trace!(CAT, imp = self, "frame {frame}: d = {d:.3}, no window")
             }
             Verdict::SceneStart { .. } => {}
+            Verdict::FadeIn { depth, black_from } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: first visible frame after a fade through black from run frame \
+                 {black_from} (depth {depth:.1})"
+            ),
             Verdict::Unconfirmed {
                 score,
                 neighbour_mean,
@@ -680,6 +694,16 @@ impl ObjectImpl for SceneCut {
                     .default_value(rule.flash_ratio)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("gradual")
+                    .nick("Gradual transitions")
+                    .blurb(
+                        "Also find fades through black (kind \"fade\", the scene starting at the \
+                         first visible frame); needs a lookahead of at least 12 frames, none extra \
+                         when off. Changeable while playing.",
+                    )
+                    .default_value(rule.gradual)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("force-keyframes")
                     .nick("Force keyframes")
                     .blurb(
@@ -715,6 +739,7 @@ impl ObjectImpl for SceneCut {
             "confirm-radius" => settings.rule.confirm_radius = value_u32() as usize,
             "min-scene-frames" => settings.rule.min_scene_frames = value_u32() as u64,
             "flash-ratio" => settings.rule.flash_ratio = value_f64(),
+            "gradual" => settings.rule.gradual = value.get().unwrap_or(true),
             "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
             other => {
                 gst::warning!(CAT, imp = self, "no writable property {other}");
@@ -741,6 +766,7 @@ impl ObjectImpl for SceneCut {
             "confirm-radius" => (settings.rule.confirm_radius as u32).to_value(),
             "min-scene-frames" => (settings.rule.min_scene_frames as u32).to_value(),
             "flash-ratio" => settings.rule.flash_ratio.to_value(),
+            "gradual" => settings.rule.gradual.to_value(),
             "force-keyframes" => settings.force_keyframes.to_value(),
             "latency" => self.held_back_duration().nseconds().to_value(),
             other => {
