@@ -9,8 +9,8 @@
 //! | `scene` | u32          | 0-based scene number since the stream started or last flushed  |
 //! | `frame` | u64          | 0-based index of the scene's first frame since then            |
 //! | `pts`   | GstClockTime | that frame's presentation timestamp, or none                   |
-//! | `score` | f64          | cuts: the frame's difference divided by its window mean (0 for scene 0 and after a caps change); fades: the old shot's mean luma over the darkest frame's |
-//! | `kind`  | string       | how the new scene began: `cut` or `fade`                       |
+//! | `score` | f64          | cuts: the frame's difference divided by its window mean (0 for scene 0 and after a caps change); fades: the old shot's mean luma over the darkest frame's; dissolves: the lower of the two shots' luma spread over the spread midway |
+//! | `kind`  | string       | how the new scene began: `cut`, `fade` or `dissolve`           |
 
 use gst::glib;
 
@@ -21,6 +21,8 @@ pub enum SceneChangeKind {
     Cut,
     /// A fade through black; the scene starts at the first visible frame after the black.
     Fade,
+    /// A dissolve; the scene starts where the new shot dominates the mix.
+    Dissolve,
 }
 
 impl SceneChangeKind {
@@ -28,6 +30,7 @@ impl SceneChangeKind {
         match self {
             SceneChangeKind::Cut => "cut",
             SceneChangeKind::Fade => "fade",
+            SceneChangeKind::Dissolve => "dissolve",
         }
     }
 
@@ -35,6 +38,7 @@ impl SceneChangeKind {
         match kind {
             "cut" => Some(SceneChangeKind::Cut),
             "fade" => Some(SceneChangeKind::Fade),
+            "dissolve" => Some(SceneChangeKind::Dissolve),
             _ => None,
         }
     }

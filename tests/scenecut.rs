@@ -510,6 +510,13 @@ fn unsupported_caps_are_refused() {
 /// Runs `launch` (which must contain a `scenecut` element) to EOS and returns the scenes'
 /// first frames as announced on the bus, with the number of buffers that reached the sink.
 fn run_pipeline(launch: &str) -> (Vec<u64>, u64) {
+    let (changes, count) = scene_changes(launch);
+    (changes.iter().map(|c| c.frame).collect(), count)
+}
+
+/// Runs a pipeline whose sink is named `out`; returns the scenes announced on the bus and the
+/// buffers that reached the sink.
+fn scene_changes(launch: &str) -> (Vec<SceneChange>, u64) {
     init();
     let pipeline = gst::parse::launch(launch)
         .unwrap()
@@ -531,7 +538,7 @@ fn run_pipeline(launch: &str) -> (Vec<u64>, u64) {
         match message.view() {
             gst::MessageView::Element(e) => {
                 if let Some(change) = e.structure().and_then(SceneChange::from_structure) {
-                    starts.push(change.frame);
+                    starts.push(change);
                 }
             }
             gst::MessageView::Eos(_) => break,
@@ -635,10 +642,11 @@ fn flashes_are_not_cuts_and_every_cut_is_found_in_the_transitions_clip() {
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("transitions.json")).unwrap())
             .unwrap();
-    let (starts, count) = run_pipeline(&format!(
+    let (changes, count) = scene_changes(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! scenecut ! fakesink name=out",
         dir.join("transitions_grey.mp4").display()
     ));
+    let starts: Vec<u64> = changes.iter().map(|c| c.frame).collect();
     assert_eq!(count, truth["frames"].as_u64().unwrap());
     for cut in truth["cuts"].as_array().unwrap() {
         assert!(
@@ -658,19 +666,29 @@ fn flashes_are_not_cuts_and_every_cut_is_found_in_the_transitions_clip() {
             "a cut at a flash ({frame}, {length} frames): {starts:?}"
         );
     }
-    // The fade through black is found inside its span.
+    // Each dissolve and fade starts exactly one scene inside its span, of its kind.
     for gradual in truth["gradual"].as_array().unwrap() {
-        if gradual["kind"] == "fade" {
-            let (start, end) = (
-                gradual["start"].as_u64().unwrap(),
-                gradual["end"].as_u64().unwrap(),
-            );
-            assert!(
-                starts.iter().any(|&s| (start..=end).contains(&s)),
-                "fade {start}..{end}: {starts:?}"
-            );
-        }
+        let (start, end) = (
+            gradual["start"].as_u64().unwrap(),
+            gradual["end"].as_u64().unwrap(),
+        );
+        let inside: Vec<&SceneChange> = changes
+            .iter()
+            .filter(|c| (start..=end).contains(&c.frame))
+            .collect();
+        assert_eq!(inside.len(), 1, "{gradual}: {changes:?}");
+        assert_eq!(
+            Some(inside[0].kind.as_str()),
+            gradual["kind"].as_str(),
+            "{changes:?}"
+        );
     }
+    // Cuts, dissolves and the fade, and nothing else.
+    assert_eq!(
+        changes.len(),
+        1 + truth["cuts"].as_array().unwrap().len() + truth["gradual"].as_array().unwrap().len(),
+        "{changes:?}"
+    );
     // With the flash test off, the same flashes are taken for cuts.
     let (unfiltered, _) = run_pipeline(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! scenecut flash-ratio=0 ! fakesink name=out",

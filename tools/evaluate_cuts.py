@@ -107,8 +107,8 @@ def main():
     parser.add_argument("--json", type=pathlib.Path, help="also write every score here")
     args = parser.parse_args()
     detectors = {
-        "scenecut, flash and fade tests off": lambda clip, fps: scenecut(clip, args.plugin, ["flash-ratio=0", "gradual=false"]),
-        "scenecut, fade test off": lambda clip, fps: scenecut(clip, args.plugin, ["gradual=false"]),
+        "scenecut, flash and gradual tests off": lambda clip, fps: scenecut(clip, args.plugin, ["flash-ratio=0", "gradual=false"]),
+        "scenecut, gradual tests off": lambda clip, fps: scenecut(clip, args.plugin, ["gradual=false"]),
         "scenecut": lambda clip, fps: scenecut(clip, args.plugin, []),
         "PySceneDetect ContentDetector": lambda clip, fps: pyscenedetect(clip, "content"),
         "PySceneDetect AdaptiveDetector": lambda clip, fps: pyscenedetect(clip, "adaptive"),

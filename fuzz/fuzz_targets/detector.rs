@@ -5,14 +5,15 @@
 //! exactly once, in order, never more than the lookahead late, and that nothing panics.
 #![no_main]
 
-use gstexemplar::scenecut::detector::{Config, Detector};
+use gstexemplar::scenecut::detector::{Config, Detector, FrameDiffs};
 use gstexemplar::scenecut::luma::{
-    analysis_size, mean_abs_diff, Downscaler, LumaLayout, LumaPlane,
+    analysis_size, mean_abs_diff, Downscaler, Levels, LumaLayout, LumaPlane,
 };
+use std::collections::VecDeque;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 8 {
+    if data.len() < 10 {
         return;
     }
     let config = Config {
@@ -21,15 +22,19 @@ fuzz_target!(|data: &[u8]| {
         confirm_ratio: 1.0 + data[2] as f64 / 16.0,
         confirm_radius: 1 + data[3] as usize % 20,
         min_scene_frames: data[4] as u64 % 16,
+        flash_ratio: data[8] as f64 / 255.0,
+        gradual: data[9] & 1 == 1,
     };
     let width = 1 + data[5] as usize % 24;
     let height = 1 + data[6] as usize % 16;
     let analysis_width = data[7] as usize % 12;
-    let frames = &data[8..];
+    let frames = &data[10..];
     let (aw, ah) = analysis_size(width, height, analysis_width);
     let mut detector = Detector::new(config);
     let mut downscaler = Downscaler::default();
-    let (mut previous, mut current) = (Vec::new(), Vec::new());
+    // The last three analysis images, newest last.
+    let mut recent: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut current = Vec::new();
     let mut decided = 0u64;
     let mut pushed = 0u64;
     for frame in frames.chunks_exact(width * height) {
@@ -43,15 +48,21 @@ fuzz_target!(|data: &[u8]| {
         downscaler
             .run(&plane, aw, ah, &mut current)
             .expect("a whole frame is a valid plane");
-        let diff = if pushed == 0 {
-            0.0
-        } else {
-            mean_abs_diff(&previous, &current)
+        let back = |k: usize| {
+            (recent.len() >= k).then(|| mean_abs_diff(&recent[recent.len() - k], &current))
         };
-        assert!((0.0..=255.0).contains(&diff));
-        detector.push(diff);
+        let diffs = FrameDiffs {
+            previous: back(1).unwrap_or(0.0),
+            skip: [back(2), back(3)],
+            levels: Levels::of(&current),
+        };
+        assert!((0.0..=255.0).contains(&diffs.previous));
+        detector.push_frame(diffs);
         pushed += 1;
-        std::mem::swap(&mut previous, &mut current);
+        if recent.len() == 3 {
+            recent.pop_front();
+        }
+        recent.push_back(current.clone());
         while let Some(decision) = detector.next_decision() {
             assert_eq!(decision.frame, decided);
             decided += 1;

@@ -24,12 +24,30 @@
 //! The score of a cut is `d(i)` divided by the smallest mean among its qualifying windows: the
 //! strongest evidence the rule found.
 //!
+//! With `gradual` on, two more tests read each frame's `Levels` (mean and spread of its luma):
+//!
+//! - **Fade through black.** Frame `i` is the first frame above `BLACK_LEVEL` after black frames
+//!   that follow a dimming (not cut) old shot, and the new shot becomes visible within
+//!   `FADE_LOOKAHEAD` frames.
+//! - **Dissolve.** Mixing two unrelated pictures lowers contrast: midway through a dissolve the
+//!   spread of the luma falls well below both shots' and climbs back smoothly, while camera
+//!   motion changes it slowly and a cut changes it in one step. With `c(f)` the spread with
+//!   flashes of up to two frames removed (a median over five frames), a frame `v` is a
+//!   dissolve's valley when `c(v)` is the first minimum of `c` within `DISSOLVE_REACH` frames on
+//!   each side, at most `DISSOLVE_DEPTH` of the lower of the highest values on either side, no
+//!   step on the slopes between those peaks and `v` exceeds `DISSOLVE_STEEPEST` of the slope's
+//!   height, and the valley is not dark (that is a fade's business). The new shot's contrast
+//!   rises from the valley to the peak after it; the scene starts halfway up that rise, where
+//!   the new shot dominates.
+//!
 //! Deciding frame `i` needs the differences up to `i + lookahead()` (the last window that contains
 //! `d(i)` ends `window − 1` frames later; confirmation reads `confirm_radius` frames later), so the
 //! caller holds exactly that many frames back. At the end of a run `finish()` decides the rest
 //! with the windows and neighbourhoods that exist.
 
 use std::collections::VecDeque;
+
+pub use super::luma::Levels;
 
 /// Largest `window` accepted; also bounds how much history the detector keeps.
 pub const MAX_WINDOW: usize = 1000;
@@ -43,6 +61,14 @@ pub const VISIBLE_LEVEL: f64 = 40.0;
 /// How far ahead a fade's new shot must become visible, and how far back the old one was.
 const FADE_LOOKAHEAD: usize = 12;
 const FADE_LOOKBACK: u64 = 40;
+/// Frames searched on each side of a dissolve's valley for the two shots' contrast: dissolves
+/// up to about two seconds at 25 fps.
+const DISSOLVE_REACH: u64 = 24;
+/// Two unrelated pictures of equal contrast mixed half and half have about 0.71 of it.
+const DISSOLVE_DEPTH: f64 = 0.8;
+const DISSOLVE_STEEPEST: f64 = 0.5;
+/// Frames on each side of the median that removes flashes from the contrast curve.
+const FLASH_MEDIAN_RADIUS: u64 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
@@ -56,7 +82,7 @@ pub struct Config {
     /// A cut whose next frame or the one after differs from the frame before it by less than
     /// this fraction of the cut's difference is a flash, not a cut (0 turns the test off).
     pub flash_ratio: f64,
-    /// Detect fades through black (needs `FrameDiffs::mean_luma`).
+    /// Detect fades through black and dissolves (needs `FrameDiffs::levels`).
     pub gradual: bool,
 }
 
@@ -79,7 +105,10 @@ impl Config {
     pub fn lookahead(&self) -> usize {
         let rule = (self.window.max(2) - 1).max(self.confirm_radius.max(1));
         if self.gradual {
-            rule.max(FADE_LOOKAHEAD)
+            // The latest valley that can start a scene at frame i is frame i − 1; its test
+            // reads the reach beyond it, smoothed.
+            let dissolve = (DISSOLVE_REACH + FLASH_MEDIAN_RADIUS - 1) as usize;
+            rule.max(FADE_LOOKAHEAD).max(dissolve)
         } else {
             rule
         }
@@ -108,6 +137,9 @@ pub enum Verdict {
     /// The first frame after a fade through black, which starts a scene; `depth` is the old
     /// shot's brightest mean luma over the darkest frame's.
     FadeIn { depth: f64, black_from: u64 },
+    /// The frame halfway up from a dissolve's contrast valley at `valley` to the new shot's
+    /// contrast, which starts a scene; `depth` is the lower peak's contrast over the valley's.
+    Dissolve { depth: f64, valley: u64 },
 }
 
 /// How a scene began.
@@ -115,16 +147,17 @@ pub enum Verdict {
 pub enum Kind {
     Cut,
     Fade,
+    Dissolve,
 }
 
 /// What the caller knows about a frame: its difference to the previous frame and, to tell a
 /// flash from a cut, to the frames two and three back (none where those are not in the run),
-/// and, to see fades, its mean luma.
+/// and, to see fades and dissolves, its levels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameDiffs {
     pub previous: f64,
     pub skip: [Option<f64>; 2],
-    pub mean_luma: Option<f64>,
+    pub levels: Option<Levels>,
 }
 
 /// The verdict on one frame, given in frame order.
@@ -148,6 +181,7 @@ impl Decision {
         match self.verdict {
             Verdict::SceneStart { score } => Some((Kind::Cut, score)),
             Verdict::FadeIn { depth, .. } => Some((Kind::Fade, depth)),
+            Verdict::Dissolve { depth, .. } => Some((Kind::Dissolve, depth)),
             _ => None,
         }
     }
@@ -162,9 +196,9 @@ pub struct Detector {
     skips: VecDeque<[Option<f64>; 2]>,
     /// First and last frame of the flash being passed over, if any.
     flash: Option<(u64, u64)>,
-    /// Mean luma of every frame still needed, from `means_start` on.
-    means: VecDeque<Option<f64>>,
-    means_start: u64,
+    /// Levels of every frame still needed, from `levels_start` on.
+    levels: VecDeque<Option<Levels>>,
+    levels_start: u64,
     history_start: u64,
     frames_seen: u64,
     next_undecided: u64,
@@ -179,8 +213,8 @@ impl Detector {
             diffs: VecDeque::new(),
             skips: VecDeque::new(),
             flash: None,
-            means: VecDeque::new(),
-            means_start: 0,
+            levels: VecDeque::new(),
+            levels_start: 0,
             history_start: 1,
             frames_seen: 0,
             next_undecided: 0,
@@ -215,7 +249,7 @@ impl Detector {
         self.push_frame(FrameDiffs {
             previous: diff_to_previous,
             skip: [None, None],
-            mean_luma: None,
+            levels: None,
         });
     }
 
@@ -225,7 +259,7 @@ impl Detector {
             self.diffs.push_back(diffs.previous);
             self.skips.push_back(diffs.skip);
         }
-        self.means.push_back(diffs.mean_luma);
+        self.levels.push_back(diffs.levels);
         self.frames_seen += 1;
     }
 
@@ -253,7 +287,9 @@ impl Detector {
             }
             let verdict = self.judge(frame, last_diff);
             match verdict {
-                Verdict::SceneStart { .. } | Verdict::FadeIn { .. } => self.last_cut = Some(frame),
+                Verdict::SceneStart { .. } | Verdict::FadeIn { .. } | Verdict::Dissolve { .. } => {
+                    self.last_cut = Some(frame)
+                }
                 Verdict::Flash { start, length } => self.flash = Some((start, start + length)),
                 _ => {}
             }
@@ -274,12 +310,15 @@ impl Detector {
 
     /// Applies the three tests to frame `i >= 1`, knowing differences up to `last_diff`.
     fn judge(&self, i: u64, last_diff: u64) -> Verdict {
-        if let Some(fade) = self.fade_in(i, last_diff) {
-            let too_soon = self
-                .last_cut
-                .is_some_and(|c| i - c < self.config.min_scene_frames);
-            if !too_soon {
-                return fade;
+        let too_soon = self
+            .last_cut
+            .is_some_and(|c| i - c < self.config.min_scene_frames);
+        if !too_soon && self.config.gradual {
+            if let Some(gradual) = self
+                .fade_in(i, last_diff)
+                .or_else(|| self.dissolve(i, last_diff))
+            {
+                return gradual;
             }
         }
         let Some(score) = self.window_score(i, last_diff) else {
@@ -314,19 +353,93 @@ impl Detector {
         }
     }
 
-    fn mean(&self, frame: u64) -> Option<f64> {
+    fn levels(&self, frame: u64) -> Option<Levels> {
         frame
-            .checked_sub(self.means_start)
-            .and_then(|k| self.means.get(k as usize).copied().flatten())
+            .checked_sub(self.levels_start)
+            .and_then(|k| self.levels.get(k as usize).copied().flatten())
+    }
+
+    fn mean(&self, frame: u64) -> Option<f64> {
+        self.levels(frame).map(|l| l.mean)
+    }
+
+    /// The spread of `frame` with flashes removed: the median of the spreads within
+    /// `FLASH_MEDIAN_RADIUS` frames that exist up to `last`.
+    fn steady_contrast(&self, frame: u64, last: u64) -> Option<f64> {
+        self.levels(frame)?;
+        let from = frame.saturating_sub(FLASH_MEDIAN_RADIUS);
+        let to = (frame + FLASH_MEDIAN_RADIUS).min(last);
+        let mut spreads = [0.0; 2 * FLASH_MEDIAN_RADIUS as usize + 1];
+        let mut count = 0;
+        for spread in (from..=to).filter_map(|f| self.levels(f).map(|l| l.spread)) {
+            spreads[count] = spread;
+            count += 1;
+        }
+        let spreads = &mut spreads[..count];
+        spreads.sort_by(f64::total_cmp);
+        spreads.get(count / 2).copied()
+    }
+
+    /// Frame `i` starts the new shot of a dissolve: see the module documentation.
+    fn dissolve(&self, i: u64, last: u64) -> Option<Verdict> {
+        let reach = DISSOLVE_REACH;
+        // The valley lies at most half the reach before its start.
+        let first_valley = i.saturating_sub(reach / 2 + 1);
+        let from = first_valley.saturating_sub(reach);
+        let to = (i - 1 + reach).min(last);
+        let contrast: Vec<Option<f64>> =
+            (from..=to).map(|f| self.steady_contrast(f, last)).collect();
+        let c = |f: u64| contrast[(f - from) as usize];
+        (first_valley..i).find_map(|v| {
+            let valley = c(v)?;
+            if self.mean(v)? < VISIBLE_LEVEL {
+                return None;
+            }
+            let before = v.saturating_sub(reach)..v;
+            let after = v + 1..=(v + reach).min(to);
+            let mut peak_before = (v, valley);
+            for f in before.clone() {
+                let cf = c(f)?;
+                if cf <= valley {
+                    return None;
+                }
+                if cf > peak_before.1 {
+                    peak_before = (f, cf);
+                }
+            }
+            let mut peak_after = (v, valley);
+            for f in after.clone() {
+                let cf = c(f)?;
+                if cf < valley {
+                    return None;
+                }
+                if cf > peak_after.1 {
+                    peak_after = (f, cf);
+                }
+            }
+            let lower_peak = peak_before.1.min(peak_after.1);
+            if valley > DISSOLVE_DEPTH * lower_peak {
+                return None;
+            }
+            let steepest = |from: u64, to: u64| {
+                (from..to)
+                    .filter_map(|f| Some((c(f + 1)? - c(f)?).abs()))
+                    .fold(0.0, f64::max)
+            };
+            let smooth = steepest(peak_before.0, v) < DISSOLVE_STEEPEST * (peak_before.1 - valley)
+                && steepest(v, peak_after.0) < DISSOLVE_STEEPEST * (peak_after.1 - valley);
+            let start = v + (peak_after.0 - v).div_ceil(2);
+            (smooth && start == i).then(|| Verdict::Dissolve {
+                depth: lower_peak / valley.max(1.0),
+                valley: v,
+            })
+        })
     }
 
     /// Frame `i` is the first visible frame after a fade through black: the frames before it
     /// are black back to a dimming (not cut) old shot that was visible, and the new shot
     /// becomes visible within `FADE_LOOKAHEAD` frames.
     fn fade_in(&self, i: u64, last_diff: u64) -> Option<Verdict> {
-        if !self.config.gradual {
-            return None;
-        }
         let is_black = |f: u64| self.mean(f).is_some_and(|m| m <= BLACK_LEVEL);
         if !is_black(i - 1) || is_black(i) || self.mean(i).is_none() {
             return None;
@@ -435,10 +548,10 @@ impl Detector {
             .next_undecided
             .saturating_sub(MAX_WINDOW.max(MAX_CONFIRM_RADIUS) as u64)
             .max(1);
-        let keep_means_from = keep_from.saturating_sub(1);
-        while self.means_start < keep_means_from && !self.means.is_empty() {
-            self.means.pop_front();
-            self.means_start += 1;
+        let keep_levels_from = keep_from.saturating_sub(1);
+        while self.levels_start < keep_levels_from && !self.levels.is_empty() {
+            self.levels.pop_front();
+            self.levels_start += 1;
         }
         while self.history_start < keep_from && !self.diffs.is_empty() {
             self.diffs.pop_front();
@@ -735,7 +848,7 @@ mod tests {
             detector.push_frame(FrameDiffs {
                 previous,
                 skip: [two, three],
-                mean_luma: None,
+                levels: None,
             });
             while let Some(d) = detector.next_decision() {
                 out.push((d.frame, d.verdict));
@@ -825,20 +938,15 @@ mod tests {
         );
     }
 
-    /// Frames with mean luma: a steady shot, a 10-frame fade out, 10 black frames... as given.
-    fn run_means(config: Config, means: &[f64]) -> Vec<(u64, Verdict)> {
+    /// Frames given as (difference to the previous frame, levels); returns the scene starts.
+    fn run_levels(config: Config, frames: &[(f64, Levels)]) -> Vec<(u64, Verdict)> {
         let mut detector = Detector::new(config);
         let mut out = Vec::new();
-        for (k, &m) in means.iter().enumerate() {
-            let previous = if k == 0 {
-                0.0
-            } else {
-                (m - means[k - 1]).abs() + 2.0
-            };
+        for &(previous, levels) in frames {
             detector.push_frame(FrameDiffs {
                 previous,
                 skip: [None, None],
-                mean_luma: Some(m),
+                levels: Some(levels),
             });
             while let Some(d) = detector.next_decision() {
                 out.push((d.frame, d.verdict));
@@ -849,8 +957,120 @@ mod tests {
             out.push((d.frame, d.verdict));
         }
         out.into_iter()
-            .filter(|(_, v)| matches!(v, Verdict::SceneStart { .. } | Verdict::FadeIn { .. }))
+            .filter(|(_, v)| {
+                matches!(
+                    v,
+                    Verdict::SceneStart { .. } | Verdict::FadeIn { .. } | Verdict::Dissolve { .. }
+                )
+            })
             .collect()
+    }
+
+    /// Frames of constant contrast with the given mean luma, differing by the change of mean
+    /// plus some motion.
+    fn run_means(config: Config, means: &[f64]) -> Vec<(u64, Verdict)> {
+        let frames: Vec<(f64, Levels)> = means
+            .iter()
+            .enumerate()
+            .map(|(k, &mean)| {
+                let previous = if k == 0 {
+                    0.0
+                } else {
+                    (mean - means[k - 1]).abs() + 2.0
+                };
+                (previous, Levels { mean, spread: 30.0 })
+            })
+            .collect();
+        run_levels(config, &frames)
+    }
+
+    /// Frames of mean luma 100 and the given contrast, moving steadily (d = 2).
+    fn run_contrasts(config: Config, spreads: &[f64]) -> Vec<(u64, Verdict)> {
+        let frames: Vec<(f64, Levels)> = spreads
+            .iter()
+            .map(|&spread| {
+                (
+                    2.0,
+                    Levels {
+                        mean: 100.0,
+                        spread,
+                    },
+                )
+            })
+            .collect();
+        run_levels(config, &frames)
+    }
+
+    /// A shot of contrast 45, a 20-frame dissolve (frames 60..=79) of two unrelated pictures,
+    /// a shot of contrast 50.
+    fn dissolve_contrasts() -> Vec<f64> {
+        let (a, b) = (45.0f64, 50.0f64);
+        let mut spreads = vec![a; 60];
+        spreads.extend((1..=20).map(|k| {
+            let alpha = k as f64 / 21.0;
+            ((1.0 - alpha).powi(2) * a * a + alpha.powi(2) * b * b).sqrt()
+        }));
+        spreads.extend(vec![b; 60]);
+        spreads
+    }
+
+    #[test]
+    fn a_dissolve_starts_a_scene_halfway_up_from_its_contrast_valley() {
+        let found = run_contrasts(Config::default(), &dissolve_contrasts());
+        assert_eq!(found.len(), 2, "{found:?}");
+        // Raw contrast is lowest at frame 68 (α = 9/21); the five-frame median flattens the
+        // bottom to 33.75 over 67..=69 and the first of those is the valley. The new shot's
+        // contrast is reached at frame 80, so the scene starts at 67 + ⌈13 / 2⌉.
+        let (frame, Verdict::Dissolve { depth, valley }) = found[1] else {
+            panic!("{found:?}");
+        };
+        assert_eq!((frame, valley), (74, 67));
+        assert!((depth - 45.0 / 33.746_587_969).abs() < 1e-6, "{depth}");
+
+        let off = Config {
+            gradual: false,
+            ..Config::default()
+        };
+        assert_eq!(run_contrasts(off, &dissolve_contrasts()).len(), 1);
+    }
+
+    #[test]
+    fn contrast_that_falls_through_a_shot_and_jumps_at_a_cut_is_not_a_dissolve() {
+        // Like a pan from a busy part of a photo to a plain one, then a cut.
+        let mut frames: Vec<(f64, Levels)> = (0..60)
+            .map(|k| {
+                (
+                    2.0,
+                    Levels {
+                        mean: 100.0,
+                        spread: 50.0 - 0.5 * k as f64,
+                    },
+                )
+            })
+            .collect();
+        frames.extend((0..60).map(|k| {
+            (
+                if k == 0 { 60.0 } else { 2.0 },
+                Levels {
+                    mean: 110.0,
+                    spread: 55.0,
+                },
+            )
+        }));
+        let found = run_levels(Config::default(), &frames);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            matches!(found[1], (60, Verdict::SceneStart { .. })),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_flash_is_not_a_contrast_valley() {
+        let mut spreads = vec![45.0; 100];
+        spreads[50] = 5.0;
+        spreads[51] = 5.0;
+        assert_eq!(run_contrasts(Config::default(), &spreads).len(), 1);
     }
 
     #[test]
@@ -889,7 +1109,7 @@ mod tests {
                 ..Config::default()
             }
             .lookahead(),
-            12
+            25
         );
     }
 

@@ -226,14 +226,10 @@ impl SceneCut {
                 (recent.len() >= k && state.run_frame_count() >= k as u64)
                     .then(|| luma::mean_abs_diff(&recent[recent.len() - k], &state.current_luma))
             };
-            let mean_luma = (!state.current_luma.is_empty()).then(|| {
-                state.current_luma.iter().map(|&v| v as u64).sum::<u64>() as f64
-                    / state.current_luma.len() as f64
-            });
             let diffs = FrameDiffs {
                 previous: back(1).unwrap_or(0.0),
                 skip: [back(2), back(3)],
-                mean_luma,
+                levels: luma::Levels::of(&state.current_luma),
             };
             gst::log!(
                 CAT,
@@ -335,6 +331,7 @@ impl SceneCut {
                     kind: match kind {
                         detector::Kind::Cut => SceneChangeKind::Cut,
                         detector::Kind::Fade => SceneChangeKind::Fade,
+                        detector::Kind::Dissolve => SceneChangeKind::Dissolve,
                     },
                 };
                 state.next_scene = state.next_scene.wrapping_add(1);
@@ -374,6 +371,12 @@ impl SceneCut {
                 imp = self,
                 "frame {frame}: first visible frame after a fade through black from run frame \
                  {black_from} (depth {depth:.1})"
+            ),
+            Verdict::Dissolve { depth, valley } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: the new shot dominates a dissolve whose contrast is lowest at \
+                 run frame {valley} (depth {depth:.2})"
             ),
             Verdict::Unconfirmed {
                 score,
@@ -698,8 +701,9 @@ impl ObjectImpl for SceneCut {
                     .nick("Gradual transitions")
                     .blurb(
                         "Also find fades through black (kind \"fade\", the scene starting at the \
-                         first visible frame); needs a lookahead of at least 12 frames, none extra \
-                         when off. Changeable while playing.",
+                         first visible frame) and dissolves (kind \"dissolve\", the scene starting \
+                         where the new shot dominates); needs a lookahead of at least 25 frames, \
+                         none extra when off. Changeable while playing.",
                     )
                     .default_value(rule.gradual)
                     .mutable_playing()

@@ -218,9 +218,61 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     total as f64 / a.len() as f64
 }
 
+/// Brightness and contrast of an analysis image: fades show in the mean, dissolves as a dip in
+/// the spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Levels {
+    pub mean: f64,
+    /// Standard deviation of the pixels around `mean`.
+    pub spread: f64,
+}
+
+impl Levels {
+    /// The levels of an 8-bit image; none for an empty one.
+    pub fn of(image: &[u8]) -> Option<Levels> {
+        if image.is_empty() {
+            return None;
+        }
+        let mut counts = [0u64; 256];
+        for &v in image {
+            counts[v as usize] += 1;
+        }
+        let n = image.len() as f64;
+        let (sum, sum_sq) = counts
+            .iter()
+            .enumerate()
+            .fold((0.0, 0.0), |(s, q), (v, &c)| {
+                let (v, c) = (v as f64, c as f64);
+                (s + v * c, q + v * v * c)
+            });
+        let mean = sum / n;
+        let spread = (sum_sq / n - mean * mean).max(0.0).sqrt();
+        Some(Levels { mean, spread })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_are_the_mean_and_standard_deviation() {
+        assert_eq!(Levels::of(&[]), None);
+        assert_eq!(
+            Levels::of(&[10, 10, 30, 30]),
+            Some(Levels {
+                mean: 20.0,
+                spread: 10.0
+            })
+        );
+        assert_eq!(
+            Levels::of(&[7; 9]),
+            Some(Levels {
+                mean: 7.0,
+                spread: 0.0
+            })
+        );
+    }
 
     fn small(plane: &LumaPlane, w: usize, h: usize) -> Result<Vec<u8>, LumaError> {
         let mut out = Vec::new();
