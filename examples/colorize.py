@@ -26,10 +26,12 @@ def describe(structure):
             structure.get_string("kind"),
         )
     if name == "reference-changed":
-        return "  scene {} gets reference {} (distance {:.3f})".format(
+        reused = structure.get_boolean("reused")[1]
+        return "  scene {} gets reference {} (distance {:.3f}{})".format(
             structure.get_uint("scene")[1],
             structure.get_string("reference"),
             structure.get_double("distance")[1],
+            ", as scene {}".format(structure.get_uint("reused-from")[1]) if reused else "",
         )
     return None
 

@@ -191,8 +191,12 @@ fn run(options: &Options) -> Result<(), String> {
                             );
                             messages.lock().unwrap().push(s.to_string());
                         } else if let Some(change) = ReferenceChanged::from_structure(s) {
+                            let reused = change
+                                .reused_from
+                                .map(|earlier| format!(", as scene {earlier}"))
+                                .unwrap_or_default();
                             eprintln!(
-                                "\r  reference {} (distance {:.3})                        ",
+                                "\r  reference {} (distance {:.3}{reused})                        ",
                                 change.reference, change.distance
                             );
                             messages.lock().unwrap().push(s.to_string());

@@ -824,3 +824,90 @@ fn temporal_smoothing_changes_frames_inside_scenes_but_not_their_first_frames() 
     let differing = (0..off.len()).filter(|&i| off[i] != on[i]).count();
     assert!(differing > off.len() / 2, "only {differing} frames changed");
 }
+
+#[test]
+fn scene_memory_gives_a_returning_photo_its_earlier_reference() {
+    let (media, _) = media();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(media.join("returns.json")).unwrap())
+            .unwrap();
+    let scenes = meta["scenes"].as_array().unwrap();
+    let photos: Vec<&str> = scenes
+        .iter()
+        .map(|s| s["photo"].as_str().unwrap())
+        .collect();
+    let refs = copy_library("returns", meta["refs"].as_str().unwrap());
+    let run = |memory: bool| {
+        let pipeline = launch(&format!(
+            "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
+             inference-size=64 scene-memory={memory} ! fakesink",
+            media.join("returns_grey.mp4").display(),
+            refs.display(),
+        ));
+        let messages = run_to_end(&pipeline);
+        assert!(has_eos(&messages), "{:?}", errors(&messages));
+        let changes = reference_changes(&messages);
+        assert_eq!(changes.len(), scenes.len(), "{changes:?}");
+        for (change, scene) in changes.iter().zip(scenes) {
+            assert_eq!(change.frame, scene["first_frame"].as_u64().unwrap());
+        }
+        changes
+    };
+    // Scenes of a photo already shown whose reference differs from that photo's first scene's.
+    let switches = |changes: &[ReferenceChanged]| {
+        (0..changes.len())
+            .filter(|&k| {
+                (0..k)
+                    .find(|&j| photos[j] == photos[k])
+                    .is_some_and(|first| {
+                        file_name(&changes[first].reference) != file_name(&changes[k].reference)
+                    })
+            })
+            .count()
+    };
+
+    let forgetful = run(false);
+    assert!(forgetful.iter().all(|c| c.reused_from.is_none()));
+    // Without memory, the closer other-colours photo wins at three of the four returns.
+    assert_eq!(switches(&forgetful), 3, "{forgetful:?}");
+
+    let remembering = run(true);
+    assert_eq!(
+        remembering
+            .iter()
+            .map(|c| c.reused_from)
+            .collect::<Vec<_>>(),
+        vec![None, None, Some(0), Some(1), None, Some(2), Some(1)],
+        "{remembering:?}"
+    );
+    assert_eq!(switches(&remembering), 0, "{remembering:?}");
+    // A first appearance gets the same choice either way.
+    for k in [0, 1, 4] {
+        assert_eq!(remembering[k].reference, forgetful[k].reference);
+    }
+}
+
+#[test]
+fn a_flush_starts_the_scene_memory_afresh() {
+    let (media, _) = media();
+    let pipeline = launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
+         inference-size=64 ! fakesink",
+        media.join("returns_grey.mp4").display(),
+        copy_library("returns-flush", "refs_returns").display(),
+    ));
+    // Prerolling colours scene 0 (chelsea); the seek lands in scene 2 (chelsea again, frames
+    // 60..89), which would recall scene 0 if the memory outlived the flush.
+    preroll_and_seek(&pipeline, gst::ClockTime::from_mseconds(2800));
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    // The messages of the preroll went with it; these all follow the flush.
+    let changes = reference_changes(&messages);
+    let after_flush: Vec<(u32, Option<u32>)> =
+        changes.iter().map(|c| (c.scene, c.reused_from)).collect();
+    assert_eq!(
+        after_flush,
+        vec![(0, None), (1, None), (2, None), (3, Some(0)), (4, Some(1))],
+        "{changes:?}"
+    );
+}

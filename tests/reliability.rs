@@ -107,21 +107,8 @@ fn a_flushing_seek_mid_scene_restarts_detection_and_selection() {
         copy_refs("seek").display()
     ));
     let pts = record_pts(&pipeline);
-    pipeline.set_state(gst::State::Paused).unwrap();
-    let bus = pipeline.bus().unwrap();
-    // Preroll, then seek into the middle of scene 3 (frames 102..146, 25 fps).
-    assert!(bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::AsyncDone, gst::MessageType::Error]
-        )
-        .is_some_and(|m| m.type_() == gst::MessageType::AsyncDone));
-    pipeline
-        .seek_simple(
-            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-            gst::ClockTime::from_mseconds(4800),
-        )
-        .unwrap();
+    // Into the middle of scene 3 (frames 102..146, 25 fps).
+    preroll_and_seek(&pipeline, gst::ClockTime::from_mseconds(4800));
     let messages = run_to_end(&pipeline);
     assert!(has_eos(&messages), "{:?}", errors(&messages));
     let scenes: Vec<SceneChange> = element_messages(&messages, "scene-change")

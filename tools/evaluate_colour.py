@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
-"""Measures colour stability and fidelity of `exemplarcolorize` on the scenes clip, in one run.
+"""Measures colour stability and fidelity of `exemplarcolorize` on a generated clip, in one run.
 
-For each setting, the grey clip goes through `scenecut ! exemplarcolorize` to raw RGB and is
-compared with the colour original (generated/media/scenes.rgb):
+For each setting, the grey clip (default `scenes`; `returns` keeps going back to the same photos)
+goes through `scenecut ! exemplarcolorize` with the clip's library to raw RGB and is compared
+with the colour original (generated/media/<clip>.rgb):
 
 - flicker: the mean absolute frame-to-frame change of a* and b* inside scenes (pairs that cross
   a cut are left out), minus the same figure of the colour original (its own camera motion);
   0 would be as steady as the original;
-- PSNR (dB, RGB) over all frames and SSIM (RGB) over every 4th frame.
+- PSNR (dB, RGB) over all frames and SSIM (RGB) over every 4th frame;
+- switches: over the photos the clip shows more than once, how many of their later scenes got
+  another reference than the photo's first scene (colours that change between shots of the
+  same thing), and how many scenes `reference-changed` marked as reused.
 
-    python tools/evaluate_colour.py --plugin target/release [--setting temporal-smoothing=0.3 ...]
+    python tools/evaluate_colour.py --plugin target/release [--clip returns] [--setting scene-memory=false ...]
 """
 
 import argparse
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,51 +49,68 @@ def flicker(ab, cuts):
     return float(np.mean(changes))
 
 
-def colorize(media, plugin, refs, setting, out):
+def colorize(media, clip, plugin, refs, setting, out):
+    """Runs the clip through the elements; returns each scene's (reference file name, reused)."""
     env = dict(os.environ, GST_PLUGIN_PATH=str(plugin))
-    subprocess.run(
-        ["gst-launch-1.0", "-q", "filesrc", f"location={media / 'scenes_grey.mp4'}", "!", "decodebin", "!",
+    run = subprocess.run(
+        ["gst-launch-1.0", "-m", "filesrc", f"location={media / f'{clip}_grey.mp4'}", "!", "decodebin", "!",
          "videoconvert", "!", "scenecut", "!", "exemplarcolorize", f"refs={refs}", *setting.split(), "!",
          "video/x-raw,format=RGB", "!", "filesink", f"location={out}"],
-        env=env, check=True,
+        env=env, check=True, capture_output=True, text=True,
     )
+    return [(pathlib.Path(m.group(1)).name, m.group(2) == "true")
+            for m in re.finditer(r"reference-changed, .*?reference=\(string\)(.*?), distance=.*?reused=\(boolean\)(\w+)",
+                                 run.stdout)]
+
+
+def switches(chosen, scenes):
+    """Later scenes of a photo shown before whose reference differs from that photo's first one."""
+    first, count = {}, 0
+    for (reference, _), scene in zip(chosen, scenes):
+        count += scene["photo"] in first and first[scene["photo"]] != reference
+        first.setdefault(scene["photo"], reference)
+    return count
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="generated/media", type=pathlib.Path)
     parser.add_argument("--plugin", default="target/release", type=pathlib.Path)
+    parser.add_argument("--clip", default="scenes", choices=["scenes", "returns"])
     parser.add_argument("--setting", action="append", help="exemplarcolorize properties, e.g. temporal-smoothing=0.3")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     settings = args.setting or ["temporal-smoothing=0", "temporal-smoothing=0.2", "temporal-smoothing=0.35", "temporal-smoothing=0.5"]
-    meta = json.loads((args.media / "scenes.json").read_text())
+    meta = json.loads((args.media / f"{args.clip}.json").read_text())
     width, height, cuts = meta["width"], meta["height"], set(meta["cuts"])
-    original = frames_of(args.media / "scenes.rgb", width, height)
+    original = frames_of(args.media / f"{args.clip}.rgb", width, height)
     original_flicker = flicker(chroma(original), cuts)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         refs = pathlib.Path(tmp) / "refs"
         refs.mkdir()
-        for photo in (args.media / "refs").glob("*.jpg"):
+        for photo in (args.media / meta.get("refs", "refs")).glob("*.jpg"):
             (refs / photo.name).write_bytes(photo.read_bytes())
         for setting in settings:
             out = pathlib.Path(tmp) / "out.rgb"
-            colorize(args.media, args.plugin, refs, setting, out)
+            chosen = colorize(args.media, args.clip, args.plugin, refs, setting, out)
+            assert len(chosen) == len(meta["scenes"]), chosen
             frames = frames_of(out, width, height)
             assert len(frames) == len(original), (len(frames), len(original))
             psnr = np.mean([peak_signal_noise_ratio(o, f, data_range=255) for o, f in zip(original, frames)])
             ssim = np.mean([structural_similarity(o, f, channel_axis=2, data_range=255) for o, f in zip(original[::4], frames[::4])])
-            rows.append((setting, flicker(chroma(frames), cuts) - original_flicker, psnr, ssim))
+            rows.append((setting, flicker(chroma(frames), cuts) - original_flicker, psnr, ssim,
+                         switches(chosen, meta["scenes"]), sum(reused for _, reused in chosen)))
     if args.markdown:
-        print(f"| setting | flicker (a*b* change beyond the original's {original_flicker:.3f}) | PSNR dB | SSIM |")
-        print("|---|---|---|---|")
-        for setting, f, p, s in rows:
-            print(f"| {setting} | {f:.3f} | {p:.2f} | {s:.4f} |")
+        print(f"| setting | flicker (a*b* change beyond the original's {original_flicker:.3f}) | PSNR dB | SSIM "
+              "| switches | reused |")
+        print("|---|---|---|---|---|---|")
+        for setting, f, p, s, switched, reused in rows:
+            print(f"| {setting} | {f:.3f} | {p:.2f} | {s:.4f} | {switched} | {reused} |")
     else:
         print(f"original's own flicker {original_flicker:.3f}")
-        for setting, f, p, s in rows:
-            print(f"{setting:<28} flicker {f:+.3f}  PSNR {p:.2f} dB  SSIM {s:.4f}")
+        for setting, f, p, s, switched, reused in rows:
+            print(f"{setting:<28} flicker {f:+.3f}  PSNR {p:.2f} dB  SSIM {s:.4f}  switches {switched}  reused {reused}")
     return 0
 
 

@@ -15,6 +15,12 @@ Output folder (default generated/media):
   refs/             the reference library: one JPEG per scene photo plus distractors
   transitions.*     a second clip (same files) with cuts, dissolves, fades through black and
                     one- and two-frame flashes; transitions.json has their frames
+  returns.*         a third clip (same files, scenes in returns.json) that keeps returning to
+                    the same photos in other framings, like shot and reverse shot
+  refs_returns/     its library: refs/ plus, for each of its photos, a second photo of
+                    the same thing in other colours (a closer view: the middle 60 % of the
+                    reference, its a*b* turned by 120 degrees), so that retrieval may pick
+                    either at each return
 
 Deterministic: the same packages give the same frames.
 """
@@ -56,6 +62,17 @@ TRANSITIONS = [
     ("rocket", 40, "zoom-out", "cut", []),
 ]
 REFERENCE_FRACTION = 0.4
+
+# The returns clip: (photo, frames, motion); chelsea and coffee come back three times each.
+RETURNS = [
+    ("chelsea", 30, "zoom-in"),
+    ("coffee", 30, "pan-right"),
+    ("chelsea", 30, "pan-left"),
+    ("coffee", 30, "zoom-out"),
+    ("astronaut", 30, "pan-down"),
+    ("chelsea", 30, "zoom-out"),
+    ("coffee", 30, "pan-left"),
+]
 
 
 def photo(name):
@@ -170,6 +187,38 @@ def transitions_clip():
     return frames, truth
 
 
+def other_colours(reference):
+    """A closer view of the same thing (the middle 60 %), same lightness, a*b* turned by 120 degrees."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    h, w = reference.shape[:2]
+    lab = rgb2lab(reference[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)])
+    turn = np.deg2rad(120.0)
+    a, b = lab[..., 1].copy(), lab[..., 2].copy()
+    lab[..., 1] = a * np.cos(turn) - b * np.sin(turn)
+    lab[..., 2] = a * np.sin(turn) + b * np.cos(turn)
+    return np.clip(np.rint(lab2rgb(lab) * 255.0), 0, 255).astype(np.uint8)
+
+
+def returns_clip(out):
+    """Frames of the returns clip, its scenes, and its library (refs/ plus other-colour photos)."""
+    from PIL import Image
+
+    library = out / "refs_returns"
+    if library.exists():
+        shutil.rmtree(library)
+    shutil.copytree(out / "refs", library)
+    frames, scenes = [], []
+    for name, length, motion in RETURNS:
+        if not (library / f"{name}_other_colours.jpg").exists():
+            _, reference = split(photo(name))
+            Image.fromarray(other_colours(reference)).save(library / f"{name}_other_colours.jpg", quality=92)
+        scenes.append({"first_frame": len(frames), "frames": length, "photo": name, "motion": motion,
+                       "reference": f"{name}.jpg"})
+        frames.extend(shot_frames(name, length, motion))
+    return frames, scenes
+
+
 def write_clip(frames, out, stem, rng):
     """Writes stem.rgb (raw colour), stem.mp4 (colour) and stem_grey.mp4 (black and white)."""
     rgb_path = out / f"{stem}.rgb"
@@ -248,7 +297,13 @@ def main():
     write_clip(frames, out, "transitions", rng)
     truth.update({"width": WIDTH, "height": HEIGHT, "fps": FPS, "frames": len(frames)})
     (out / "transitions.json").write_text(json.dumps(truth, indent=2) + "\n")
-    print(f"wrote {frame} frames in {len(scenes)} scenes to {out}", file=sys.stderr)
+
+    frames, scenes = returns_clip(out)
+    write_clip(frames, out, "returns", rng)
+    meta = {"width": WIDTH, "height": HEIGHT, "fps": FPS, "frames": len(frames),
+            "cuts": [s["first_frame"] for s in scenes[1:]], "scenes": scenes, "refs": "refs_returns"}
+    (out / "returns.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote the scenes, transitions and returns clips to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

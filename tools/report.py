@@ -31,7 +31,8 @@ SCENE_RE = re.compile(
 )
 REFERENCE_RE = re.compile(
     r"reference-changed, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
-    r"reference=\(string\)(\"(?:[^\"\\]|\\.)*\"|[^,]+), distance=\(double\)([-0-9.e+]+)"
+    r"reference=\(string\)(\"(?:[^\"\\]|\\.)*\"|[^,]+), distance=\(double\)([-0-9.e+]+), "
+    r"reused=\(boolean\)\w+(?:, reused-from=\(uint\)(\d+))?"
 )
 INDEX_RE = re.compile(r"index of .*: (\d+) photos \((\d+) embedded in ([0-9.]+) s")
 
@@ -49,7 +50,8 @@ def parse_messages(text):
         for m in SCENE_RE.finditer(text)
     ]
     references = [
-        {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5])}
+        {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5]),
+         "reused_from": None if m[6] is None else int(m[6])}
         for m in REFERENCE_RE.finditer(text)
     ]
     return scenes, references
@@ -122,9 +124,10 @@ def build(args):
                 expected = truth["scenes"][i]["reference"]
                 ok = pathlib.Path(ref["reference"]).name == expected
                 verdict = f'<p class="{"ok" if ok else "bad"}">{"✓" if ok else "✗"} expected {html.escape(expected)}</p>'
+            reused = "" if ref["reused_from"] is None else f', as scene {ref["reused_from"]}'
             ref_cell = (
                 f'<figure><img src="{data_uri(thumbnail(ref["reference"]))}" alt="reference">'
-                f'<figcaption>reference <b>{html.escape(pathlib.Path(ref["reference"]).name)}</b>, distance {ref["distance"]:.3f}</figcaption>{verdict}</figure>'
+                f'<figcaption>reference <b>{html.escape(pathlib.Path(ref["reference"]).name)}</b>, distance {ref["distance"]:.3f}{reused}</figcaption>{verdict}</figure>'
                 if ref and pathlib.Path(ref["reference"]).exists() else "<figure><figcaption>no reference message</figcaption></figure>"
             )
             cards.append(

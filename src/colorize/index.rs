@@ -206,7 +206,7 @@ impl Index {
         best.map(|(entry, similarity)| Match {
             entry,
             similarity,
-            distance: (2.0 - 2.0 * similarity).max(0.0).sqrt(),
+            distance: distance(similarity),
         })
     }
 
@@ -315,8 +315,13 @@ impl Index {
     }
 }
 
+/// Euclidean distance between two L2-normalised vectors of this cosine similarity.
+pub fn distance(similarity: f32) -> f32 {
+    (2.0 - 2.0 * similarity).max(0.0).sqrt()
+}
+
 /// Dot product in eight independent lanes so the compiler can keep vector registers busy.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = a.len() / 8;
     for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {

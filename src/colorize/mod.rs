@@ -7,6 +7,7 @@ pub mod color;
 pub mod index;
 pub mod inference;
 pub mod library;
+pub mod memory;
 pub mod render;
 pub mod resample;
 pub mod retrieval;

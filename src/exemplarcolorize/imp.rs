@@ -14,9 +14,10 @@ use gst_video::subclass::prelude::*;
 
 use super::{ExecutionProvider, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
-use crate::colorize::index::Index;
+use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
 use crate::colorize::library::{self, Photo};
+use crate::colorize::memory::SceneMemory;
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
 use crate::colorize::resample::resize;
 use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
@@ -38,6 +39,10 @@ const DEFAULT_THREADS: u32 = 0;
 /// more (embedding, encoding the reference): this covers both with room to spare.
 const DEFAULT_PROCESSING_LATENCY_MS: u32 = 150;
 const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.35;
+const DEFAULT_SCENE_MEMORY: bool = true;
+const DEFAULT_SCENE_MEMORY_THRESHOLD: f64 = 0.6;
+/// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
+const REMEMBERED_SCENES: usize = 1024;
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
 const UPSAMPLE_RADIUS: usize = 4;
 
@@ -56,6 +61,8 @@ struct Settings {
     threads: u32,
     processing_latency_ms: u32,
     temporal_smoothing: f64,
+    scene_memory: bool,
+    scene_memory_threshold: f64,
 }
 
 impl Default for Settings {
@@ -74,6 +81,8 @@ impl Default for Settings {
             threads: DEFAULT_THREADS,
             processing_latency_ms: DEFAULT_PROCESSING_LATENCY_MS,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
+            scene_memory: DEFAULT_SCENE_MEMORY,
+            scene_memory_threshold: DEFAULT_SCENE_MEMORY_THRESHOLD,
         }
     }
 }
@@ -82,6 +91,14 @@ impl Default for Settings {
 enum References {
     Library { root: PathBuf, index: Index },
     Fixed(PathBuf),
+}
+
+/// The reference a scene gets, and why.
+struct Choice {
+    path: PathBuf,
+    distance: f64,
+    /// The earlier scene whose reference is reused.
+    reused_from: Option<u32>,
 }
 
 /// Per-stream state.
@@ -102,6 +119,9 @@ struct State {
     previous: temporal::Previous,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: HashMap<PathBuf, EncodedReference>,
+    /// Scenes since the stream started or was flushed (like scene numbers), with the index
+    /// entry of their reference.
+    memory: SceneMemory<usize>,
 }
 
 impl Default for State {
@@ -119,6 +139,7 @@ impl Default for State {
             current: None,
             previous: temporal::Previous::default(),
             cache: HashMap::new(),
+            memory: SceneMemory::new(REMEMBERED_SCENES),
         }
     }
 }
@@ -468,13 +489,15 @@ impl ExemplarColorize {
         Ok(())
     }
 
-    /// The reference photo for a scene starting with this frame's lightness, with its distance.
+    /// The reference photo for a scene starting with this frame's lightness: the one an earlier
+    /// scene like it had, or else the nearest in the library.
     fn choose_reference(
         &self,
+        scene: u32,
         lightness: &[f32],
         width: usize,
         height: usize,
-    ) -> Result<(PathBuf, f64), gst::FlowError> {
+    ) -> Result<Choice, gst::FlowError> {
         let fixed = match &*lock(&self.references) {
             Some(References::Fixed(path)) => Some(path.clone()),
             Some(References::Library { .. }) => None,
@@ -488,7 +511,11 @@ impl ExemplarColorize {
             }
         };
         if let Some(path) = fixed {
-            return Ok((path, 0.0));
+            return Ok(Choice {
+                path,
+                distance: 0.0,
+                reused_from: None,
+            });
         }
         let started = Instant::now();
         let embedding = self
@@ -501,30 +528,72 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
+        let (memory_on, threshold) = {
+            let settings = lock(&self.settings);
+            (
+                settings.scene_memory,
+                settings.scene_memory_threshold as f32,
+            )
+        };
+        let most_similar = lock(&self.state)
+            .memory
+            .recall(&embedding, f32::NEG_INFINITY)
+            .map(|r| (r.scene.scene, r.scene.reference, r.similarity));
+        if let Some((earlier, _, similarity)) = most_similar {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "scene {scene}: most similar earlier scene {earlier} (similarity {similarity:.4}, \
+                 scene-memory {} at {threshold:.2})",
+                if memory_on { "on" } else { "off" }
+            );
+        }
+        let recalled =
+            most_similar.filter(|&(_, _, similarity)| memory_on && similarity >= threshold);
+
         let references = lock(&self.references);
         let Some(References::Library { root, index }) = &*references else {
             return Err(gst::FlowError::Error);
         };
-        let found = index.nearest(&embedding).ok_or_else(|| {
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::Failed,
-                ("The reference index does not fit the encoder")
-            );
-            gst::FlowError::Error
-        })?;
-        let path = root.join(&index.key(found.entry).path);
+        let (entry, similarity) = match recalled {
+            Some((_, entry, _)) if entry < index.len() => {
+                (entry, index::dot(index.embedding(entry), &embedding))
+            }
+            _ => {
+                let found = index.nearest(&embedding).ok_or_else(|| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Failed,
+                        ("The reference index does not fit the encoder")
+                    );
+                    gst::FlowError::Error
+                })?;
+                (found.entry, found.similarity)
+            }
+        };
+        let path = root.join(&index.key(entry).path);
+        let distance = index::distance(similarity);
+        let reused_from = recalled.map(|(earlier, _, _)| earlier);
         gst::debug!(
             CAT,
             imp = self,
-            "nearest reference {} at distance {:.4} (similarity {:.4}) among {} in {:.1} ms",
+            "{} reference {} at distance {distance:.4} (similarity {similarity:.4}) among {} in \
+             {:.1} ms",
+            match reused_from {
+                Some(earlier) => format!("scene {scene} looks like scene {earlier}: reusing its"),
+                None => format!("scene {scene}: nearest"),
+            },
             path.display(),
-            found.distance,
-            found.similarity,
             index.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        Ok((path, found.distance as f64))
+        drop(references);
+        lock(&self.state).memory.remember(scene, embedding, entry);
+        Ok(Choice {
+            path,
+            distance: distance as f64,
+            reused_from,
+        })
     }
 
     fn encode_reference(
@@ -566,7 +635,11 @@ impl ExemplarColorize {
         width: usize,
         height: usize,
     ) -> Result<EncodedReference, gst::FlowError> {
-        let (path, distance) = self.choose_reference(lightness, width, height)?;
+        let Choice {
+            path,
+            distance,
+            reused_from,
+        } = self.choose_reference(scene, lightness, width, height)?;
         let (cached, frame) = {
             let state = lock(&self.state);
             (state.cache.get(&path).cloned(), state.frame)
@@ -585,6 +658,7 @@ impl ExemplarColorize {
             pts,
             reference: path.to_string_lossy().into_owned(),
             distance,
+            reused_from,
         };
         gst::info!(
             CAT,
@@ -705,6 +779,28 @@ impl ObjectImpl for ExemplarColorize {
                     .default_value(DEFAULT_TEMPORAL_SMOOTHING)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("scene-memory")
+                    .nick("Scene memory")
+                    .blurb(
+                        "When a new scene looks like an earlier scene of the stream (a reverse shot, \
+                         a return to a place), give it that scene's reference again so the same \
+                         things keep their colours; reference-changed then says reused. \
+                         Changeable while playing",
+                    )
+                    .default_value(DEFAULT_SCENE_MEMORY)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("scene-memory-threshold")
+                    .nick("Scene memory threshold")
+                    .blurb(
+                        "Cosine similarity of two scenes' first-frame embeddings from which they \
+                         count as the same place. Changeable while playing",
+                    )
+                    .minimum(-1.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_SCENE_MEMORY_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -743,6 +839,11 @@ impl ObjectImpl for ExemplarColorize {
             "temporal-smoothing" => {
                 settings.temporal_smoothing = value.get().unwrap_or(DEFAULT_TEMPORAL_SMOOTHING)
             }
+            "scene-memory" => settings.scene_memory = value.get().unwrap_or(DEFAULT_SCENE_MEMORY),
+            "scene-memory-threshold" => {
+                settings.scene_memory_threshold =
+                    value.get().unwrap_or(DEFAULT_SCENE_MEMORY_THRESHOLD)
+            }
             "processing-latency" => {
                 settings.processing_latency_ms =
                     value.get().unwrap_or(DEFAULT_PROCESSING_LATENCY_MS);
@@ -771,6 +872,8 @@ impl ObjectImpl for ExemplarColorize {
             "threads" => settings.threads.to_value(),
             "processing-latency" => settings.processing_latency_ms.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
+            "scene-memory" => settings.scene_memory.to_value(),
+            "scene-memory-threshold" => settings.scene_memory_threshold.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -969,6 +1072,7 @@ impl BaseTransformImpl for ExemplarColorize {
                 let mut state = lock(&self.state);
                 state.frame = 0;
                 state.pending_scene = Some(0);
+                state.memory.clear();
             }
             _ => {}
         }

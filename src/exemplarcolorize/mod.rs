@@ -39,7 +39,9 @@ pub enum ExecutionProvider {
 /// | `frame` | u64 | the scene's first frame since the stream started or was flushed |
 /// | `pts` | GstClockTime | that frame's timestamp, or none |
 /// | `reference` | string | path of the chosen photo |
-/// | `distance` | f64 | Euclidean distance between the normalised embeddings (0 = identical, 2 = opposite; 0 for a fixed `reference`) |
+/// | `distance` | f64 | Euclidean distance between the normalised embeddings of the frame and the photo (0 = identical, 2 = opposite; 0 for a fixed `reference`) |
+/// | `reused` | boolean | the scene looked like an earlier one and got its reference again (`scene-memory`) |
+/// | `reused-from` | u32 | only when `reused`: that earlier scene |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceChanged {
     pub scene: u32,
@@ -47,6 +49,7 @@ pub struct ReferenceChanged {
     pub pts: Option<gst::ClockTime>,
     pub reference: String,
     pub distance: f64,
+    pub reused_from: Option<u32>,
 }
 
 impl ReferenceChanged {
@@ -59,6 +62,8 @@ impl ReferenceChanged {
             .field("pts", self.pts)
             .field("reference", &self.reference)
             .field("distance", self.distance)
+            .field("reused", self.reused_from.is_some())
+            .field_if_some("reused-from", self.reused_from)
             .build()
     }
 
@@ -72,6 +77,11 @@ impl ReferenceChanged {
             pts: s.get("pts").ok()?,
             reference: s.get("reference").ok()?,
             distance: s.get("distance").ok()?,
+            reused_from: if s.get("reused").ok()? {
+                Some(s.get("reused-from").ok()?)
+            } else {
+                None
+            },
         })
     }
 }

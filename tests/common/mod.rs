@@ -110,9 +110,14 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// A private copy of the generated reference library (photos only), so a test owns its index.
 pub fn copy_refs(name: &str) -> PathBuf {
+    copy_library(name, "refs")
+}
+
+/// A fresh copy of the photos of the generated library `library` (a folder of the media).
+pub fn copy_library(name: &str, library: &str) -> PathBuf {
     let (media, _) = media();
     let dir = temp_dir(name);
-    for entry in std::fs::read_dir(media.join("refs")).unwrap() {
+    for entry in std::fs::read_dir(media.join(library)).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "jpg") {
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
@@ -136,4 +141,19 @@ pub fn built_plugin_dir() -> PathBuf {
         "run `cargo build` first"
     );
     dir
+}
+
+/// Prerolls the pipeline in PAUSED, then seeks (flushing, accurate) to `position`.
+pub fn preroll_and_seek(pipeline: &gst::Pipeline, position: gst::ClockTime) {
+    pipeline.set_state(gst::State::Paused).unwrap();
+    let bus = pipeline.bus().unwrap();
+    assert!(bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::AsyncDone, gst::MessageType::Error]
+        )
+        .is_some_and(|m| m.type_() == gst::MessageType::AsyncDone));
+    pipeline
+        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+        .unwrap();
 }
