@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Frames per second of `scenecut`'s per-frame analysis (box-averaged luma image, difference
-//! to the previous one, one step of the rule) on one core. Run with `cargo bench --bench scenecut`.
+//! Frames per second of `scenecut`'s per-frame analysis (box-averaged luma image, its
+//! differences to the three before it and its levels, one step of the rule) on one core. Run with `cargo bench --bench scenecut`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use gstexemplar::scenecut::detector::{Config, Detector};
-use gstexemplar::scenecut::luma::{
-    analysis_size, mean_abs_diff, Downscaler, LumaLayout, LumaPlane,
-};
+use gstexemplar::scenecut::detector::{Config, Detector, FrameHistory};
+use gstexemplar::scenecut::luma::{analysis_size, Downscaler, LumaLayout, LumaPlane};
 
 /// A luma plane with texture that moves from frame to frame.
 fn frames(width: usize, height: usize, count: usize) -> Vec<Vec<u8>> {
@@ -28,14 +26,10 @@ fn bench(label: &str, width: usize, height: usize, analysis_width: usize) {
     let input = frames(width, height, 8);
     let (aw, ah) = analysis_size(width, height, analysis_width);
     let mut downscaler = Downscaler::default();
-    let mut previous = Vec::new();
+    let mut history = FrameHistory::default();
     let mut current = Vec::new();
     let mut detector = Detector::new(Config::default());
-    let run = |iterations: usize,
-               downscaler: &mut Downscaler,
-               previous: &mut Vec<u8>,
-               current: &mut Vec<u8>,
-               detector: &mut Detector| {
+    let mut run = |iterations: usize| {
         for i in 0..iterations {
             let plane = LumaPlane {
                 data: &input[i % input.len()],
@@ -45,36 +39,20 @@ fn bench(label: &str, width: usize, height: usize, analysis_width: usize) {
                 layout: LumaLayout::Planar8,
             };
             downscaler
-                .run(&plane, aw, ah, current)
+                .run(&plane, aw, ah, &mut current)
                 .expect("valid plane");
-            let d = if previous.is_empty() {
-                0.0
-            } else {
-                mean_abs_diff(previous, current)
-            };
-            detector.push(black_box(d));
+            let (diffs, spare) = history.push(std::mem::take(&mut current));
+            current = spare;
+            detector.push_frame(black_box(diffs));
             while let Some(decision) = detector.next_decision() {
                 black_box(decision);
             }
-            std::mem::swap(previous, current);
         }
     };
-    run(
-        50,
-        &mut downscaler,
-        &mut previous,
-        &mut current,
-        &mut detector,
-    );
+    run(50);
     let iterations = (2_000_000_000 / (width * height)).clamp(200, 20_000);
     let start = Instant::now();
-    run(
-        iterations,
-        &mut downscaler,
-        &mut previous,
-        &mut current,
-        &mut detector,
-    );
+    run(iterations);
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "{label:<28} {width}x{height} -> {aw}x{ah}: {:>9.0} frames/s, {:.3} ms/frame",

@@ -5,11 +5,8 @@
 //! exactly once, in order, never more than the lookahead late, and that nothing panics.
 #![no_main]
 
-use gstexemplar::scenecut::detector::{Config, Detector, FrameDiffs};
-use gstexemplar::scenecut::luma::{
-    analysis_size, mean_abs_diff, Downscaler, Levels, LumaLayout, LumaPlane,
-};
-use std::collections::VecDeque;
+use gstexemplar::scenecut::detector::{Config, Detector, FrameHistory};
+use gstexemplar::scenecut::luma::{analysis_size, Downscaler, LumaLayout, LumaPlane};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,8 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let (aw, ah) = analysis_size(width, height, analysis_width);
     let mut detector = Detector::new(config);
     let mut downscaler = Downscaler::default();
-    // The last three analysis images, newest last.
-    let mut recent: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut history = FrameHistory::default();
     let mut current = Vec::new();
     let mut decided = 0u64;
     let mut pushed = 0u64;
@@ -48,21 +44,11 @@ fuzz_target!(|data: &[u8]| {
         downscaler
             .run(&plane, aw, ah, &mut current)
             .expect("a whole frame is a valid plane");
-        let back = |k: usize| {
-            (recent.len() >= k).then(|| mean_abs_diff(&recent[recent.len() - k], &current))
-        };
-        let diffs = FrameDiffs {
-            previous: back(1).unwrap_or(0.0),
-            skip: [back(2), back(3)],
-            levels: Levels::of(&current),
-        };
+        let (diffs, spare) = history.push(std::mem::take(&mut current));
+        current = spare;
         assert!((0.0..=255.0).contains(&diffs.previous));
         detector.push_frame(diffs);
         pushed += 1;
-        if recent.len() == 3 {
-            recent.pop_front();
-        }
-        recent.push_back(current.clone());
         while let Some(decision) = detector.next_decision() {
             assert_eq!(decision.frame, decided);
             decided += 1;

@@ -8,7 +8,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use super::detector::{self, Detector, FrameDiffs, Verdict};
+use super::detector::{self, Detector, FrameHistory, Verdict};
 use super::luma::{self, LumaLayout, LumaPlane};
 use crate::scene_change::{SceneChange, SceneChangeKind};
 
@@ -61,8 +61,8 @@ struct State {
     layout: LumaLayout,
     detector: Detector,
     held: VecDeque<Held>,
-    /// Analysis images of the last three frames of the run, newest last.
-    recent_luma: VecDeque<Vec<u8>>,
+    /// Analysis images of the run's last frames.
+    history: FrameHistory,
     current_luma: Vec<u8>,
     downscaler: luma::Downscaler,
     /// Frames received since the stream started or was last flushed.
@@ -83,7 +83,7 @@ impl State {
             layout: LumaLayout::Planar8,
             detector: Detector::new(rule),
             held: VecDeque::new(),
-            recent_luma: VecDeque::new(),
+            history: FrameHistory::default(),
             current_luma: Vec::new(),
             downscaler: luma::Downscaler::default(),
             frames_received: 0,
@@ -221,16 +221,8 @@ impl SceneCut {
             if *state.detector.config() != settings.rule {
                 state.detector.set_config(settings.rule);
             }
-            let back = |k: usize| {
-                let recent = &state.recent_luma;
-                (recent.len() >= k && state.run_frame_count() >= k as u64)
-                    .then(|| luma::mean_abs_diff(&recent[recent.len() - k], &state.current_luma))
-            };
-            let diffs = FrameDiffs {
-                previous: back(1).unwrap_or(0.0),
-                skip: [back(2), back(3)],
-                levels: luma::Levels::of(&state.current_luma),
-            };
+            let (diffs, spare) = state.history.push(std::mem::take(&mut state.current_luma));
+            state.current_luma = spare;
             gst::log!(
                 CAT,
                 imp = self,
@@ -240,14 +232,6 @@ impl SceneCut {
                 diffs.previous
             );
             state.detector.push_frame(diffs);
-            // Keep three images, reusing the oldest one's allocation for the next frame.
-            let spare = if state.recent_luma.len() == 3 {
-                state.recent_luma.pop_front().unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            let current = std::mem::replace(&mut state.current_luma, spare);
-            state.recent_luma.push_back(current);
             state.frames_received += 1;
             state.held.push_back(Held::Frame(buffer));
             self.release_decided(state, &settings, &mut outputs);
@@ -435,6 +419,7 @@ impl SceneCut {
         state.detector.finish();
         self.release_decided(state, settings, outputs);
         state.detector.reset();
+        state.history.clear();
         state.run_first_frame = state.frames_received;
     }
 
