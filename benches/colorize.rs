@@ -20,12 +20,12 @@ fn media() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/media")
 }
 
-/// Frames per second between the first and the last buffer reaching the sink.
-fn element_fps(width: u32, height: u32, frames: u32) -> f64 {
+/// Frames per second between the first and the last buffer reaching the sink, with the
+/// element's reference properties given as `references`.
+fn element_fps(width: u32, height: u32, frames: u32, references: &str) -> f64 {
     let description = format!(
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate=25/1 ! \
-         exemplarcolorize reference={} ! video/x-raw,format=I420 ! fakesink name=out sync=false",
-        media().join("refs/china.jpg").display()
+         exemplarcolorize {references} ! video/x-raw,format=I420 ! fakesink name=out sync=false"
     );
     let pipeline = gst::parse::launch(&description)
         .expect("pipeline")
@@ -124,12 +124,26 @@ fn main() {
         "exemplarcolorize on CPU, {} cores:",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    let fixed = format!("reference={}", media().join("refs/china.jpg").display());
     for (w, h) in [(640, 360), (1280, 720)] {
         println!(
             "  whole element, {w}x{h} I420 -> I420: {:.1} frames/s",
-            element_fps(w, h, 120)
+            element_fps(w, h, 120, &fixed)
         );
     }
+    let index = std::env::temp_dir().join(format!("colorize-bench-{}.index", std::process::id()));
+    for top_k in [1, 2] {
+        let library = format!(
+            "refs={} index-location={} top-k={top_k}",
+            media().join("refs").display(),
+            index.display()
+        );
+        println!(
+            "  whole element, 640x360 from the library, top-k={top_k}: {:.1} frames/s",
+            element_fps(640, 360, 120, &library)
+        );
+    }
+    let _ = std::fs::remove_file(&index);
     let dir = inference::default_model_dir().expect("models: run bash scripts/setup.sh");
     let mut models = Models::load(
         &dir.join(inference::ENCODER_FILE),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measures colour stability and fidelity of `exemplarcolorize` on a generated clip, in one run.
 
-For each setting, the grey clip (default `scenes`; `returns` keeps going back to the same photos)
+For each setting, the grey clip (default `scenes`; `returns` keeps going back to the same photos,
+`pairs` shows two photos side by side)
 goes through `scenecut ! exemplarcolorize` with the clip's library to raw RGB and is compared
 with the colour original (generated/media/<clip>.rgb):
 
@@ -76,7 +77,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="generated/media", type=pathlib.Path)
     parser.add_argument("--plugin", default="target/release", type=pathlib.Path)
-    parser.add_argument("--clip", default="scenes", choices=["scenes", "returns"])
+    parser.add_argument("--clip", default="scenes", choices=["scenes", "returns", "pairs"])
     parser.add_argument("--setting", action="append", help="exemplarcolorize properties, e.g. temporal-smoothing=0.3")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()

@@ -21,6 +21,8 @@ Output folder (default generated/media):
                     the same thing in other colours (a closer view: the middle 60 % of the
                     reference, its a*b* turned by 120 degrees), so that retrieval may pick
                     either at each return
+  pairs.*           a fourth clip (same files, scenes in pairs.json) whose every frame shows two
+                    photos side by side, each with its own camera motion; its library is refs/
 
 Deterministic: the same packages give the same frames.
 """
@@ -187,6 +189,29 @@ def transitions_clip():
     return frames, truth
 
 
+# The pairs clip: (left photo, right photo, frames, left motion, right motion).
+PAIRS = [
+    ("astronaut", "china", 30, "pan-down", "zoom-in"),
+    ("chelsea", "flower", 30, "zoom-in", "pan-left"),
+    ("coffee", "rocket", 30, "pan-right", "pan-up"),
+    ("rocket", "astronaut", 30, "zoom-out", "pan-down"),
+    ("china", "coffee", 30, "pan-left", "zoom-out"),
+    ("flower", "chelsea", 30, "pan-right", "zoom-in"),
+]
+
+
+def pairs_clip():
+    """Frames of the pairs clip (the middle halves of two shots side by side) and its scenes."""
+    frames, scenes = [], []
+    quarter = WIDTH // 4
+    for left, right, length, left_motion, right_motion in PAIRS:
+        scenes.append({"first_frame": len(frames), "frames": length, "photo": f"{left}+{right}",
+                       "motion": f"{left_motion}+{right_motion}"})
+        for a, b in zip(shot_frames(left, length, left_motion), shot_frames(right, length, right_motion)):
+            frames.append(np.concatenate([a[:, quarter:3 * quarter], b[:, quarter:3 * quarter]], axis=1))
+    return frames, scenes
+
+
 def other_colours(reference):
     """A closer view of the same thing (the middle 60 %), same lightness, a*b* turned by 120 degrees."""
     from skimage.color import lab2rgb, rgb2lab
@@ -303,7 +328,13 @@ def main():
     meta = {"width": WIDTH, "height": HEIGHT, "fps": FPS, "frames": len(frames),
             "cuts": [s["first_frame"] for s in scenes[1:]], "scenes": scenes, "refs": "refs_returns"}
     (out / "returns.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"wrote the scenes, transitions and returns clips to {out}", file=sys.stderr)
+
+    frames, scenes = pairs_clip()
+    write_clip(frames, out, "pairs", rng)
+    meta = {"width": WIDTH, "height": HEIGHT, "fps": FPS, "frames": len(frames),
+            "cuts": [s["first_frame"] for s in scenes[1:]], "scenes": scenes, "refs": "refs"}
+    (out / "pairs.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote the scenes, transitions, returns and pairs clips to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -160,13 +160,20 @@ impl Index {
 
     /// Exact nearest neighbour by cosine similarity over every entry. `query` must have the
     /// index's dimension and be L2-normalised.
+    pub fn nearest(&self, query: &[f32]) -> Option<Match> {
+        self.nearest_k(query, 1).into_iter().next()
+    }
+
+    /// The `k` exact nearest neighbours by cosine similarity, nearest first (the earlier entry
+    /// first among equals); fewer when the index is smaller, none when `query` does not fit.
     ///
     /// A first pass scores every entry in 8 bits. With `e` the row's quantisation error and
     /// `ε` the query's, `|row·q − approx| ≤ ‖e‖ + ‖row_q‖·‖ε‖`, so only entries whose upper
-    /// bound reaches the best lower bound can win; the second pass scores those exactly in f32.
-    pub fn nearest(&self, query: &[f32]) -> Option<Match> {
-        if query.len() != self.dimension || self.is_empty() {
-            return None;
+    /// bound reaches the k-th best lower bound can be among the k; the second pass scores those
+    /// exactly in f32.
+    pub fn nearest_k(&self, query: &[f32], k: usize) -> Vec<Match> {
+        if query.len() != self.dimension || self.is_empty() || k == 0 {
+            return Vec::new();
         }
         let (query_quantized, query_scale) = quantize(query);
         let query_error = query
@@ -189,25 +196,28 @@ impl Index {
                 (approx, bound)
             })
             .collect();
-        let best_lower = screened
+        let mut lower: Vec<f32> = screened
             .iter()
             .map(|(approx, bound)| approx - bound)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let mut best: Option<(usize, f32)> = None;
-        for (entry, (approx, bound)) in screened.iter().enumerate() {
-            if approx + bound < best_lower {
-                continue;
-            }
-            let similarity = dot(self.embedding(entry), query);
-            if best.is_none_or(|(_, s)| similarity > s) {
-                best = Some((entry, similarity));
-            }
-        }
-        best.map(|(entry, similarity)| Match {
-            entry,
-            similarity,
-            distance: distance(similarity),
-        })
+            .collect();
+        let k = k.min(lower.len());
+        let (_, &mut kth_lower, _) = lower.select_nth_unstable_by(k - 1, |x, y| y.total_cmp(x));
+        let mut found: Vec<(usize, f32)> = screened
+            .iter()
+            .enumerate()
+            .filter(|(_, (approx, bound))| approx + bound >= kth_lower)
+            .map(|(entry, _)| (entry, dot(self.embedding(entry), query)))
+            .collect();
+        found.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        found.truncate(k);
+        found
+            .into_iter()
+            .map(|(entry, similarity)| Match {
+                entry,
+                similarity,
+                distance: distance(similarity),
+            })
+            .collect()
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -503,18 +513,20 @@ mod tests {
         for _ in 0..50 {
             let q: Vec<f32> = base.iter().map(|b| b + 0.3 * random()).collect();
             let q = normalized(&q);
-            let brute = (0..index.len())
+            let mut brute: Vec<(usize, f32)> = (0..index.len())
                 .map(|e| (e, dot(index.embedding(e), &q)))
-                .fold((0, f32::NEG_INFINITY), |best, (e, s)| {
-                    if s > best.1 {
-                        (e, s)
-                    } else {
-                        best
-                    }
-                });
+                .collect();
+            brute.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
             let found = index.nearest(&q).unwrap();
-            assert_eq!((found.entry, found.similarity), brute);
+            assert_eq!((found.entry, found.similarity), brute[0]);
+            let five: Vec<(usize, f32)> = index
+                .nearest_k(&q, 5)
+                .iter()
+                .map(|m| (m.entry, m.similarity))
+                .collect();
+            assert_eq!(five, brute[..5]);
         }
+        assert_eq!(index.nearest_k(&normalized(&base), 600).len(), 500);
     }
 
     #[test]

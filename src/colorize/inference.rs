@@ -347,6 +347,15 @@ pub struct Models {
     pub fallback: Option<String>,
 }
 
+/// The colorizer's output for one frame and one reference, at working resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    /// Per pixel, the cosine similarity of its best match in the reference.
+    pub confidence: Vec<f32>,
+}
+
 /// A reference photo's features, computed once per scene.
 #[derive(Debug, Clone)]
 pub struct EncodedReference {
@@ -461,10 +470,16 @@ impl Models {
             colorizer,
             "colorizer",
             colorizer_session.outputs(),
-            &[Port {
-                name: "ab",
-                rank: 4,
-            }],
+            &[
+                Port {
+                    name: "ab",
+                    rank: 4,
+                },
+                Port {
+                    name: "confidence",
+                    rank: 4,
+                },
+            ],
         )?;
         Ok(Models {
             encoder_hash: sha256_file(encoder)?,
@@ -528,7 +543,7 @@ impl Models {
         width: usize,
         height: usize,
         reference: &EncodedReference,
-    ) -> Result<(Vec<f32>, Vec<f32>), InferenceError> {
+    ) -> Result<Prediction, InferenceError> {
         let target = TensorRef::from_array_view(([1usize, 1, height, width], lightness))?;
         let features =
             TensorRef::from_array_view((reference.features.0.clone(), &reference.features.1[..]))?;
@@ -545,6 +560,16 @@ impl Models {
             )));
         }
         let b = values.split_off(width * height);
-        Ok((values, b))
+        let (shape, confidence) = output(&outputs, "confidence")?;
+        if shape != [1, 1, height as i64, width as i64] {
+            return Err(InferenceError(format!(
+                "the colorizer returned `confidence` of shape {shape:?}, expected [1, 1, {height}, {width}]"
+            )));
+        }
+        Ok(Prediction {
+            a: values,
+            b,
+            confidence,
+        })
     }
 }

@@ -14,6 +14,7 @@ use gst_video::subclass::prelude::*;
 
 use super::{ExecutionProvider, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
+use crate::colorize::fusion;
 use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
 use crate::colorize::library::{self, Photo};
@@ -41,6 +42,8 @@ const DEFAULT_PROCESSING_LATENCY_MS: u32 = 150;
 const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.35;
 const DEFAULT_SCENE_MEMORY: bool = true;
 const DEFAULT_SCENE_MEMORY_THRESHOLD: f64 = 0.6;
+const DEFAULT_TOP_K: u32 = 1;
+const MAX_TOP_K: u32 = 8;
 /// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
 const REMEMBERED_SCENES: usize = 1024;
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
@@ -63,6 +66,7 @@ struct Settings {
     temporal_smoothing: f64,
     scene_memory: bool,
     scene_memory_threshold: f64,
+    top_k: u32,
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
             scene_memory: DEFAULT_SCENE_MEMORY,
             scene_memory_threshold: DEFAULT_SCENE_MEMORY_THRESHOLD,
+            top_k: DEFAULT_TOP_K,
         }
     }
 }
@@ -93,12 +98,20 @@ enum References {
     Fixed(PathBuf),
 }
 
-/// The reference a scene gets, and why.
+/// The references a scene gets, and why.
 struct Choice {
-    path: PathBuf,
-    distance: f64,
-    /// The earlier scene whose reference is reused.
+    /// Paths with their similarity to the scene's first frame, best first.
+    references: Vec<(PathBuf, f32)>,
+    /// The earlier scene whose references are reused.
     reused_from: Option<u32>,
+}
+
+/// One of the current scene's references.
+#[derive(Clone)]
+struct SceneReference {
+    encoded: EncodedReference,
+    /// Whole-frame similarity to the scene's first frame, which weighs it against the others.
+    similarity: f32,
 }
 
 /// Per-stream state.
@@ -114,14 +127,14 @@ struct State {
     /// Set when the next frame starts a scene and needs its reference chosen.
     pending_scene: Option<u32>,
     scene: u32,
-    current: Option<(PathBuf, EncodedReference)>,
+    current: Vec<SceneReference>,
     /// The previous frame's chroma, for temporal stabilisation within the scene.
     previous: temporal::Previous,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: HashMap<PathBuf, EncodedReference>,
     /// Scenes since the stream started or was flushed (like scene numbers), with the index
-    /// entry of their reference.
-    memory: SceneMemory<usize>,
+    /// entries of their references.
+    memory: SceneMemory<Vec<usize>>,
 }
 
 impl Default for State {
@@ -136,7 +149,7 @@ impl Default for State {
             frame: 0,
             pending_scene: Some(0),
             scene: 0,
-            current: None,
+            current: Vec::new(),
             previous: temporal::Previous::default(),
             cache: HashMap::new(),
             memory: SceneMemory::new(REMEMBERED_SCENES),
@@ -491,7 +504,7 @@ impl ExemplarColorize {
 
     /// The reference photo for a scene starting with this frame's lightness: the one an earlier
     /// scene like it had, or else the nearest in the library.
-    fn choose_reference(
+    fn choose_references(
         &self,
         scene: u32,
         lightness: &[f32],
@@ -512,8 +525,7 @@ impl ExemplarColorize {
         };
         if let Some(path) = fixed {
             return Ok(Choice {
-                path,
-                distance: 0.0,
+                references: vec![(path, 1.0)],
                 reused_from: None,
             });
         }
@@ -528,18 +540,19 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        let (memory_on, threshold) = {
+        let (memory_on, threshold, top_k) = {
             let settings = lock(&self.settings);
             (
                 settings.scene_memory,
                 settings.scene_memory_threshold as f32,
+                settings.top_k as usize,
             )
         };
         let most_similar = lock(&self.state)
             .memory
             .recall(&embedding, f32::NEG_INFINITY)
-            .map(|r| (r.scene.scene, r.scene.reference, r.similarity));
-        if let Some((earlier, _, similarity)) = most_similar {
+            .map(|r| (r.scene.scene, r.scene.reference.clone(), r.similarity));
+        if let Some((earlier, _, similarity)) = &most_similar {
             gst::debug!(
                 CAT,
                 imp = self,
@@ -551,47 +564,58 @@ impl ExemplarColorize {
         let recalled =
             most_similar.filter(|&(_, _, similarity)| memory_on && similarity >= threshold);
 
-        let references = lock(&self.references);
-        let Some(References::Library { root, index }) = &*references else {
+        let library = lock(&self.references);
+        let Some(References::Library { root, index }) = &*library else {
             return Err(gst::FlowError::Error);
         };
-        let (entry, similarity) = match recalled {
-            Some((_, entry, _)) if entry < index.len() => {
-                (entry, index::dot(index.embedding(entry), &embedding))
-            }
-            _ => {
-                let found = index.nearest(&embedding).ok_or_else(|| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::Failed,
-                        ("The reference index does not fit the encoder")
-                    );
-                    gst::FlowError::Error
-                })?;
-                (found.entry, found.similarity)
-            }
+        let chosen: Vec<(usize, f32)> = match &recalled {
+            Some((_, entries, _)) if entries.iter().all(|&e| e < index.len()) => entries
+                .iter()
+                .map(|&e| (e, index::dot(index.embedding(e), &embedding)))
+                .collect(),
+            _ => index
+                .nearest_k(&embedding, top_k)
+                .iter()
+                .map(|m| (m.entry, m.similarity))
+                .collect(),
         };
-        let path = root.join(&index.key(entry).path);
-        let distance = index::distance(similarity);
+        if chosen.is_empty() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("The reference index does not fit the encoder")
+            );
+            return Err(gst::FlowError::Error);
+        }
         let reused_from = recalled.map(|(earlier, _, _)| earlier);
-        gst::debug!(
-            CAT,
-            imp = self,
-            "{} reference {} at distance {distance:.4} (similarity {similarity:.4}) among {} in \
-             {:.1} ms",
-            match reused_from {
-                Some(earlier) => format!("scene {scene} looks like scene {earlier}: reusing its"),
-                None => format!("scene {scene}: nearest"),
-            },
-            path.display(),
-            index.len(),
-            started.elapsed().as_secs_f64() * 1000.0
+        let references: Vec<(PathBuf, f32)> = chosen
+            .iter()
+            .map(|&(entry, similarity)| (root.join(&index.key(entry).path), similarity))
+            .collect();
+        let how = match reused_from {
+            Some(earlier) => format!("scene {scene} looks like scene {earlier}: reusing its"),
+            None => format!("scene {scene}: nearest"),
+        };
+        for (path, similarity) in &references {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "{how} reference {} at distance {:.4} (similarity {similarity:.4}) among {} in \
+                 {:.1} ms",
+                path.display(),
+                index::distance(*similarity),
+                index.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        drop(library);
+        lock(&self.state).memory.remember(
+            scene,
+            embedding,
+            chosen.iter().map(|&(e, _)| e).collect(),
         );
-        drop(references);
-        lock(&self.state).memory.remember(scene, embedding, entry);
         Ok(Choice {
-            path,
-            distance: distance as f64,
+            references,
             reused_from,
         })
     }
@@ -634,44 +658,63 @@ impl ExemplarColorize {
         lightness: &[f32],
         width: usize,
         height: usize,
-    ) -> Result<EncodedReference, gst::FlowError> {
+    ) -> Result<Vec<SceneReference>, gst::FlowError> {
         let Choice {
-            path,
-            distance,
+            references,
             reused_from,
-        } = self.choose_reference(scene, lightness, width, height)?;
-        let (cached, frame) = {
-            let state = lock(&self.state);
-            (state.cache.get(&path).cloned(), state.frame)
-        };
-        let encoded = self.encode_reference(&path, cached)?;
-        {
+        } = self.choose_references(scene, lightness, width, height)?;
+        let mut current = Vec::with_capacity(references.len());
+        for (path, similarity) in &references {
+            let cached = lock(&self.state).cache.get(path).cloned();
+            let encoded = self.encode_reference(path, cached)?;
+            lock(&self.state)
+                .cache
+                .insert(path.clone(), encoded.clone());
+            current.push(SceneReference {
+                encoded,
+                similarity: *similarity,
+            });
+        }
+        let frame = {
             let mut state = lock(&self.state);
-            state.cache.insert(path.clone(), encoded.clone());
-            state.current = Some((path.clone(), encoded.clone()));
+            state.current = current.clone();
             state.previous.clear();
             state.scene = scene;
-        }
+            state.frame
+        };
+        let paths: Vec<String> = references
+            .iter()
+            .map(|(path, _)| path.to_string_lossy().into_owned())
+            .collect();
+        // A fixed reference has similarity 1: distance 0.
+        let distance = references
+            .first()
+            .map_or(0.0, |&(_, similarity)| index::distance(similarity) as f64);
         let message = ReferenceChanged {
             scene,
             frame,
             pts,
-            reference: path.to_string_lossy().into_owned(),
+            reference: paths.first().cloned().unwrap_or_default(),
             distance,
             reused_from,
+            references: paths,
         };
         gst::info!(
             CAT,
             imp = self,
-            "scene {scene} from frame {frame}: reference {} (distance {distance:.4})",
-            message.reference
+            "scene {scene} from frame {frame}: reference {} (distance {distance:.4}){}",
+            message.reference,
+            match message.references.get(1..) {
+                Some(others) if !others.is_empty() => format!(", with {}", others.join(", ")),
+                _ => String::new(),
+            }
         );
         let _ = self.obj().post_message(
             gst::message::Element::builder(message.to_structure())
                 .src(&*self.obj())
                 .build(),
         );
-        Ok(encoded)
+        Ok(current)
     }
 }
 
@@ -801,6 +844,20 @@ impl ObjectImpl for ExemplarColorize {
                     .default_value(DEFAULT_SCENE_MEMORY_THRESHOLD)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("top-k")
+                    .nick("References per scene")
+                    .blurb(
+                        "How many of the nearest photos colour each scene. With more than one, every \
+                         pixel takes its colours from the photos it matches best, weighed by how \
+                         well each photo matches the whole frame, so a frame showing two subjects \
+                         can take each from its own photo; each extra photo costs one more \
+                         colorizer run per frame. Changeable while playing, from the next scene",
+                    )
+                    .minimum(1)
+                    .maximum(MAX_TOP_K)
+                    .default_value(DEFAULT_TOP_K)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -840,6 +897,7 @@ impl ObjectImpl for ExemplarColorize {
                 settings.temporal_smoothing = value.get().unwrap_or(DEFAULT_TEMPORAL_SMOOTHING)
             }
             "scene-memory" => settings.scene_memory = value.get().unwrap_or(DEFAULT_SCENE_MEMORY),
+            "top-k" => settings.top_k = value.get().unwrap_or(DEFAULT_TOP_K),
             "scene-memory-threshold" => {
                 settings.scene_memory_threshold =
                     value.get().unwrap_or(DEFAULT_SCENE_MEMORY_THRESHOLD)
@@ -873,6 +931,7 @@ impl ObjectImpl for ExemplarColorize {
             "processing-latency" => settings.processing_latency_ms.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             "scene-memory" => settings.scene_memory.to_value(),
+            "top-k" => settings.top_k.to_value(),
             "scene-memory-threshold" => settings.scene_memory_threshold.to_value(),
             _ => pspec.default_value().clone(),
         }
@@ -1146,23 +1205,28 @@ impl VideoFilterImpl for ExemplarColorize {
         };
         let lightness = render::lightness_plane(luma, &table);
 
-        let reference = match pending {
+        let references = match pending {
             Some(scene) => {
                 self.start_scene(scene, inframe.buffer().pts(), &lightness, width, height)?
             }
-            None => match &lock(&self.state).current {
-                Some((_, encoded)) => encoded.clone(),
-                None => return Err(gst::FlowError::Error),
-            },
+            None => lock(&self.state).current.clone(),
         };
+        if references.is_empty() {
+            return Err(gst::FlowError::Error);
+        }
 
         let short_side = lock(&self.settings).inference_size as usize;
         let (sw, sh) = render::working_size(width, height, short_side);
         let started = Instant::now();
         let small = resize(&lightness, width, height, sw, sh);
         let prepared = Instant::now();
-        let (mut a, mut b) = self
-            .with_models(|m| m.colorize(&small, sw, sh, &reference))?
+        let predictions = self
+            .with_models(|m| {
+                references
+                    .iter()
+                    .map(|r| m.colorize(&small, sw, sh, &r.encoded))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -1171,6 +1235,8 @@ impl VideoFilterImpl for ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
+        let similarities: Vec<f32> = references.iter().map(|r| r.similarity).collect();
+        let (mut a, mut b) = fusion::fuse(predictions, &similarities);
         let strength = lock(&self.settings).temporal_smoothing;
         lock(&self.state)
             .previous

@@ -42,6 +42,7 @@ pub enum ExecutionProvider {
 /// | `distance` | f64 | Euclidean distance between the normalised embeddings of the frame and the photo (0 = identical, 2 = opposite; 0 for a fixed `reference`) |
 /// | `reused` | boolean | the scene looked like an earlier one and got its reference again (`scene-memory`) |
 /// | `reused-from` | u32 | only when `reused`: that earlier scene |
+/// | `references` | array of strings | every photo colouring the scene, `reference` first (more than one with `top-k`) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceChanged {
     pub scene: u32,
@@ -50,6 +51,7 @@ pub struct ReferenceChanged {
     pub reference: String,
     pub distance: f64,
     pub reused_from: Option<u32>,
+    pub references: Vec<String>,
 }
 
 impl ReferenceChanged {
@@ -64,6 +66,7 @@ impl ReferenceChanged {
             .field("distance", self.distance)
             .field("reused", self.reused_from.is_some())
             .field_if_some("reused-from", self.reused_from)
+            .field("references", gst::Array::new(&self.references))
             .build()
     }
 
@@ -82,6 +85,12 @@ impl ReferenceChanged {
             } else {
                 None
             },
+            references: s
+                .get::<gst::ArrayRef>("references")
+                .ok()?
+                .iter()
+                .map(|v| v.get::<String>().ok())
+                .collect::<Option<Vec<_>>>()?,
         })
     }
 }
