@@ -966,3 +966,26 @@ fn two_references_per_scene_colour_two_subjects_better_than_one() {
     assert!(two_psnr > one_psnr + 0.5, "{two_psnr} vs {one_psnr}");
     assert!(two_ssim > one_ssim, "{two_ssim} vs {one_ssim}");
 }
+
+#[test]
+fn scene_memory_passes_over_a_scene_that_shares_only_one_of_two_photos() {
+    let (media, _) = media();
+    let pipeline = launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
+         inference-size=64 ! fakesink",
+        media.join("pairs_grey.mp4").display(),
+        copy_refs("pairs-memory").display(),
+    ));
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    // Scenes 3 (rocket + astronaut) and 4 (china + coffee) each share one photo with scene 0
+    // (astronaut + china): similarity 0.68 and 0.74, under the default 0.8. Scene 5 shows
+    // scene 1's two photos swapped (0.89).
+    assert_eq!(
+        reference_changes(&messages)
+            .iter()
+            .map(|c| c.reused_from)
+            .collect::<Vec<_>>(),
+        vec![None, None, None, None, None, Some(1)]
+    );
+}

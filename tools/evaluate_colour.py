@@ -15,6 +15,9 @@ with the colour original (generated/media/<clip>.rgb):
   same thing), and how many scenes `reference-changed` marked as reused.
 
     python tools/evaluate_colour.py --plugin target/release [--clip returns] [--setting scene-memory=false ...]
+
+A setting is a list of properties for `exemplarcolorize`; those written `scenecut.NAME=VALUE` go
+to `scenecut` instead.
 """
 
 import argparse
@@ -53,9 +56,11 @@ def flicker(ab, cuts):
 def colorize(media, clip, plugin, refs, setting, out):
     """Runs the clip through the elements; returns each scene's (reference file name, reused)."""
     env = dict(os.environ, GST_PLUGIN_PATH=str(plugin))
+    detector = [p.removeprefix("scenecut.") for p in setting.split() if p.startswith("scenecut.")]
+    colorizer = [p for p in setting.split() if not p.startswith("scenecut.")]
     run = subprocess.run(
         ["gst-launch-1.0", "-m", "filesrc", f"location={media / f'{clip}_grey.mp4'}", "!", "decodebin", "!",
-         "videoconvert", "!", "scenecut", "!", "exemplarcolorize", f"refs={refs}", *setting.split(), "!",
+         "videoconvert", "!", "scenecut", *detector, "!", "exemplarcolorize", f"refs={refs}", *colorizer, "!",
          "video/x-raw,format=RGB", "!", "filesink", f"location={out}"],
         env=env, check=True, capture_output=True, text=True,
     )
@@ -73,6 +78,32 @@ def switches(chosen, scenes):
     return count
 
 
+def evaluate(media, clip, plugin, settings):
+    """The colour original's own flicker, and per setting: (setting, flicker beyond it, PSNR,
+    SSIM, switches, scenes reused)."""
+    meta = json.loads((media / f"{clip}.json").read_text())
+    width, height, cuts = meta["width"], meta["height"], set(meta["cuts"])
+    original = frames_of(media / f"{clip}.rgb", width, height)
+    original_flicker = flicker(chroma(original), cuts)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        refs = pathlib.Path(tmp) / "refs"
+        refs.mkdir()
+        for photo in (media / meta.get("refs", "refs")).glob("*.jpg"):
+            (refs / photo.name).write_bytes(photo.read_bytes())
+        for setting in settings:
+            out = pathlib.Path(tmp) / "out.rgb"
+            chosen = colorize(media, clip, plugin, refs, setting, out)
+            assert len(chosen) == len(meta["scenes"]), chosen
+            frames = frames_of(out, width, height)
+            assert len(frames) == len(original), (len(frames), len(original))
+            psnr = np.mean([peak_signal_noise_ratio(o, f, data_range=255) for o, f in zip(original, frames)])
+            ssim = np.mean([structural_similarity(o, f, channel_axis=2, data_range=255) for o, f in zip(original[::4], frames[::4])])
+            rows.append((setting, flicker(chroma(frames), cuts) - original_flicker, psnr, ssim,
+                         switches(chosen, meta["scenes"]), sum(reused for _, reused in chosen)))
+    return original_flicker, rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="generated/media", type=pathlib.Path)
@@ -82,26 +113,7 @@ def main():
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     settings = args.setting or ["temporal-smoothing=0", "temporal-smoothing=0.2", "temporal-smoothing=0.35", "temporal-smoothing=0.5"]
-    meta = json.loads((args.media / f"{args.clip}.json").read_text())
-    width, height, cuts = meta["width"], meta["height"], set(meta["cuts"])
-    original = frames_of(args.media / f"{args.clip}.rgb", width, height)
-    original_flicker = flicker(chroma(original), cuts)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        refs = pathlib.Path(tmp) / "refs"
-        refs.mkdir()
-        for photo in (args.media / meta.get("refs", "refs")).glob("*.jpg"):
-            (refs / photo.name).write_bytes(photo.read_bytes())
-        for setting in settings:
-            out = pathlib.Path(tmp) / "out.rgb"
-            chosen = colorize(args.media, args.clip, args.plugin, refs, setting, out)
-            assert len(chosen) == len(meta["scenes"]), chosen
-            frames = frames_of(out, width, height)
-            assert len(frames) == len(original), (len(frames), len(original))
-            psnr = np.mean([peak_signal_noise_ratio(o, f, data_range=255) for o, f in zip(original, frames)])
-            ssim = np.mean([structural_similarity(o, f, channel_axis=2, data_range=255) for o, f in zip(original[::4], frames[::4])])
-            rows.append((setting, flicker(chroma(frames), cuts) - original_flicker, psnr, ssim,
-                         switches(chosen, meta["scenes"]), sum(reused for _, reused in chosen)))
+    original_flicker, rows = evaluate(args.media, args.clip, args.plugin, settings)
     if args.markdown:
         print(f"| setting | flicker (a*b* change beyond the original's {original_flicker:.3f}) | PSNR dB | SSIM "
               "| switches | reused |")

@@ -90,12 +90,17 @@ def score(detections, truth):
     }
 
 
+CLIPS = ["scenes", "transitions", "returns", "pairs"]
+
+
 def truths(media):
-    scenes = json.loads((media / "scenes.json").read_text())
-    clips = {"scenes": {"cuts": scenes["cuts"], "gradual": [], "flashes": [], "fps": scenes["fps"]}}
-    transitions = media / "transitions.json"
-    if transitions.exists():
-        clips["transitions"] = json.loads(transitions.read_text())
+    """Ground truth of every generated clip: cuts, and for the transitions clip gradual
+    transitions and flashes."""
+    clips = {}
+    for name in CLIPS:
+        meta = json.loads((media / f"{name}.json").read_text())
+        clips[name] = {"cuts": meta["cuts"], "gradual": meta.get("gradual", []),
+                       "flashes": meta.get("flashes", []), "fps": meta["fps"]}
     return clips
 
 

@@ -41,7 +41,7 @@ const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_PROCESSING_LATENCY_MS: u32 = 150;
 const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.35;
 const DEFAULT_SCENE_MEMORY: bool = true;
-const DEFAULT_SCENE_MEMORY_THRESHOLD: f64 = 0.6;
+const DEFAULT_SCENE_MEMORY_THRESHOLD: f64 = 0.8;
 const DEFAULT_TOP_K: u32 = 1;
 const MAX_TOP_K: u32 = 8;
 /// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
