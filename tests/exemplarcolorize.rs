@@ -830,6 +830,18 @@ fn temporal_smoothing_changes_frames_inside_scenes_but_not_their_first_frames() 
     assert!(differing > off.len() / 2, "only {differing} frames changed");
 }
 
+/// `scenecut ! exemplarcolorize` on a generated grey clip at the smallest inference size: for
+/// tests of which references are chosen, not of the colours.
+fn references_pipeline(clip: &str, refs: &Path, properties: &str) -> gst::Pipeline {
+    let (media, _) = media();
+    launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
+         inference-size=64 {properties} ! fakesink",
+        media.join(format!("{clip}_grey.mp4")).display(),
+        refs.display(),
+    ))
+}
+
 #[test]
 fn scene_memory_gives_a_returning_photo_its_earlier_reference() {
     let (media, _) = media();
@@ -843,12 +855,7 @@ fn scene_memory_gives_a_returning_photo_its_earlier_reference() {
         .collect();
     let refs = copy_library("returns", meta["refs"].as_str().unwrap());
     let run = |memory: bool| {
-        let pipeline = launch(&format!(
-            "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
-             inference-size=64 scene-memory={memory} ! fakesink",
-            media.join("returns_grey.mp4").display(),
-            refs.display(),
-        ));
+        let pipeline = references_pipeline("returns", &refs, &format!("scene-memory={memory}"));
         let messages = run_to_end(&pipeline);
         assert!(has_eos(&messages), "{:?}", errors(&messages));
         let changes = reference_changes(&messages);
@@ -894,13 +901,11 @@ fn scene_memory_gives_a_returning_photo_its_earlier_reference() {
 
 #[test]
 fn a_flush_starts_the_scene_memory_afresh() {
-    let (media, _) = media();
-    let pipeline = launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
-         inference-size=64 ! fakesink",
-        media.join("returns_grey.mp4").display(),
-        copy_library("returns-flush", "refs_returns").display(),
-    ));
+    let pipeline = references_pipeline(
+        "returns",
+        &copy_library("returns-flush", "refs_returns"),
+        "",
+    );
     // Prerolling colours scene 0 (chelsea); the seek lands in scene 2 (chelsea again, frames
     // 60..89), which would recall scene 0 if the memory outlived the flush.
     preroll_and_seek(&pipeline, gst::ClockTime::from_mseconds(2800));
@@ -969,13 +974,7 @@ fn two_references_per_scene_colour_two_subjects_better_than_one() {
 
 #[test]
 fn scene_memory_passes_over_a_scene_that_shares_only_one_of_two_photos() {
-    let (media, _) = media();
-    let pipeline = launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} \
-         inference-size=64 ! fakesink",
-        media.join("pairs_grey.mp4").display(),
-        copy_refs("pairs-memory").display(),
-    ));
+    let pipeline = references_pipeline("pairs", &copy_refs("pairs-memory"), "");
     let messages = run_to_end(&pipeline);
     assert!(has_eos(&messages), "{:?}", errors(&messages));
     // Scenes 3 (rocket + astronaut) and 4 (china + coffee) each share one photo with scene 0

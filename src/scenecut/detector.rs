@@ -878,14 +878,26 @@ mod tests {
         config: Config,
         frames: &[(f64, Option<f64>, Option<f64>)],
     ) -> Vec<(u64, Verdict)> {
+        let frames = frames.iter().map(|&(previous, two, three)| FrameDiffs {
+            previous,
+            skip: [two, three],
+            levels: None,
+        });
+        verdicts(config, frames)
+            .into_iter()
+            .filter(|(_, v)| !matches!(v, Verdict::Continues | Verdict::Unconfirmed { .. }))
+            .collect()
+    }
+
+    /// Every verdict on a run of these frames, in frame order.
+    fn verdicts(
+        config: Config,
+        frames: impl IntoIterator<Item = FrameDiffs>,
+    ) -> Vec<(u64, Verdict)> {
         let mut detector = Detector::new(config);
         let mut out = Vec::new();
-        for &(previous, two, three) in frames {
-            detector.push_frame(FrameDiffs {
-                previous,
-                skip: [two, three],
-                levels: None,
-            });
+        for frame in frames {
+            detector.push_frame(frame);
             while let Some(d) = detector.next_decision() {
                 out.push((d.frame, d.verdict));
             }
@@ -894,9 +906,7 @@ mod tests {
         while let Some(d) = detector.next_decision() {
             out.push((d.frame, d.verdict));
         }
-        out.into_iter()
-            .filter(|(_, v)| !matches!(v, Verdict::Continues | Verdict::Unconfirmed { .. }))
-            .collect()
+        out
     }
 
     /// A panning shot (d = 2, skips 4 and 6) with events spliced in.
@@ -976,23 +986,13 @@ mod tests {
 
     /// Frames given as (difference to the previous frame, levels); returns the scene starts.
     fn run_levels(config: Config, frames: &[(f64, Levels)]) -> Vec<(u64, Verdict)> {
-        let mut detector = Detector::new(config);
-        let mut out = Vec::new();
-        for &(previous, levels) in frames {
-            detector.push_frame(FrameDiffs {
-                previous,
-                skip: [None, None],
-                levels: Some(levels),
-            });
-            while let Some(d) = detector.next_decision() {
-                out.push((d.frame, d.verdict));
-            }
-        }
-        detector.finish();
-        while let Some(d) = detector.next_decision() {
-            out.push((d.frame, d.verdict));
-        }
-        out.into_iter()
+        let frames = frames.iter().map(|&(previous, levels)| FrameDiffs {
+            previous,
+            skip: [None, None],
+            levels: Some(levels),
+        });
+        verdicts(config, frames)
+            .into_iter()
             .filter(|(_, v)| {
                 matches!(
                     v,
