@@ -6,8 +6,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use gstexemplar::scenecut::detector::{Config, Detector, FrameHistory};
-use gstexemplar::scenecut::luma::{analysis_size, Downscaler, LumaLayout, LumaPlane};
+use gstexemplar::scenecut::detector::{Config, Detector};
+use gstexemplar::scenecut::luma::{analysis_size, Analyser, LumaLayout, LumaPlane};
 
 /// A luma plane with texture that moves from frame to frame.
 fn frames(width: usize, height: usize, count: usize) -> Vec<Vec<u8>> {
@@ -25,9 +25,7 @@ fn frames(width: usize, height: usize, count: usize) -> Vec<Vec<u8>> {
 fn bench(label: &str, width: usize, height: usize, analysis_width: usize) {
     let input = frames(width, height, 8);
     let (aw, ah) = analysis_size(width, height, analysis_width);
-    let mut downscaler = Downscaler::default();
-    let mut history = FrameHistory::default();
-    let mut current = Vec::new();
+    let mut analyser = Analyser::default();
     let mut detector = Detector::new(Config::default());
     let mut run = |iterations: usize| {
         for i in 0..iterations {
@@ -38,11 +36,9 @@ fn bench(label: &str, width: usize, height: usize, analysis_width: usize) {
                 height,
                 layout: LumaLayout::Planar8,
             };
-            downscaler
-                .run(&plane, aw, ah, &mut current)
+            let diffs = analyser
+                .measure(&plane, analysis_width)
                 .expect("valid plane");
-            let (diffs, spare) = history.push(std::mem::take(&mut current));
-            current = spare;
             detector.push_frame(black_box(diffs));
             while let Some(decision) = detector.next_decision() {
                 black_box(decision);

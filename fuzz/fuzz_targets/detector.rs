@@ -5,8 +5,8 @@
 //! exactly once, in order, never more than the lookahead late, and that nothing panics.
 #![no_main]
 
-use gstexemplar::scenecut::detector::{Config, Detector, FrameHistory};
-use gstexemplar::scenecut::luma::{analysis_size, Downscaler, LumaLayout, LumaPlane};
+use gstexemplar::scenecut::detector::{Config, Detector};
+use gstexemplar::scenecut::luma::{Analyser, LumaLayout, LumaPlane};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,11 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let height = 1 + data[6] as usize % 16;
     let analysis_width = data[7] as usize % 12;
     let frames = &data[10..];
-    let (aw, ah) = analysis_size(width, height, analysis_width);
     let mut detector = Detector::new(config);
-    let mut downscaler = Downscaler::default();
-    let mut history = FrameHistory::default();
-    let mut current = Vec::new();
+    let mut analyser = Analyser::default();
     let mut decided = 0u64;
     let mut pushed = 0u64;
     for frame in frames.chunks_exact(width * height) {
@@ -41,11 +38,9 @@ fuzz_target!(|data: &[u8]| {
             height,
             layout: LumaLayout::Planar8,
         };
-        downscaler
-            .run(&plane, aw, ah, &mut current)
+        let diffs = analyser
+            .measure(&plane, analysis_width)
             .expect("a whole frame is a valid plane");
-        let (diffs, spare) = history.push(std::mem::take(&mut current));
-        current = spare;
         assert!((0.0..=255.0).contains(&diffs.previous));
         detector.push_frame(diffs);
         pushed += 1;

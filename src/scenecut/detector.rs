@@ -47,7 +47,6 @@
 
 use std::collections::VecDeque;
 
-use super::luma::mean_abs_diff;
 pub use super::luma::Levels;
 
 /// Largest `window` accepted; also bounds how much history the detector keeps.
@@ -159,41 +158,6 @@ pub struct FrameDiffs {
     pub previous: f64,
     pub skip: [Option<f64>; 2],
     pub levels: Option<Levels>,
-}
-
-/// The last three analysis images of a run, which turn the next one into `FrameDiffs`.
-#[derive(Debug, Default)]
-pub struct FrameHistory {
-    /// Newest last.
-    recent: VecDeque<Vec<u8>>,
-}
-
-impl FrameHistory {
-    /// Measures `image` against the run's previous images and keeps it; returns the
-    /// allocation of an image no longer needed, for the caller's next one.
-    pub fn push(&mut self, image: Vec<u8>) -> (FrameDiffs, Vec<u8>) {
-        let back = |k: usize| {
-            (self.recent.len() >= k)
-                .then(|| mean_abs_diff(&self.recent[self.recent.len() - k], &image))
-        };
-        let diffs = FrameDiffs {
-            previous: back(1).unwrap_or(0.0),
-            skip: [back(2), back(3)],
-            levels: Levels::of(&image),
-        };
-        let spare = if self.recent.len() == 3 {
-            self.recent.pop_front().unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        self.recent.push_back(image);
-        (diffs, spare)
-    }
-
-    /// Starts a new run: the next image has nothing to be compared with.
-    pub fn clear(&mut self) {
-        self.recent.clear();
-    }
 }
 
 /// The verdict on one frame, given in frame order.

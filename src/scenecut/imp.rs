@@ -8,7 +8,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use super::detector::{self, Detector, FrameHistory, Verdict};
+use super::detector::{self, Detector, FrameDiffs, Verdict};
 use super::luma::{self, LumaLayout, LumaPlane};
 use crate::scene_change::{SceneChange, SceneChangeKind};
 
@@ -61,10 +61,7 @@ struct State {
     layout: LumaLayout,
     detector: Detector,
     held: VecDeque<Held>,
-    /// Analysis images of the run's last frames.
-    history: FrameHistory,
-    current_luma: Vec<u8>,
-    downscaler: luma::Downscaler,
+    analyser: luma::Analyser,
     /// Frames received since the stream started or was last flushed.
     frames_received: u64,
     /// Stream index of the detector's frame 0 (a caps change starts a new detector run).
@@ -83,9 +80,7 @@ impl State {
             layout: LumaLayout::Planar8,
             detector: Detector::new(rule),
             held: VecDeque::new(),
-            history: FrameHistory::default(),
-            current_luma: Vec::new(),
-            downscaler: luma::Downscaler::default(),
+            analyser: luma::Analyser::default(),
             frames_received: 0,
             run_first_frame: 0,
             next_scene: 0,
@@ -213,7 +208,7 @@ impl SceneCut {
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
-            self.analyse(state, &info, &settings, &buffer)?;
+            let diffs = self.analyse(state, &info, &settings, &buffer)?;
 
             if buffer.duration().is_some() {
                 state.last_buffer_duration = buffer.duration();
@@ -221,8 +216,6 @@ impl SceneCut {
             if *state.detector.config() != settings.rule {
                 state.detector.set_config(settings.rule);
             }
-            let (diffs, spare) = state.history.push(std::mem::take(&mut state.current_luma));
-            state.current_luma = spare;
             gst::log!(
                 CAT,
                 imp = self,
@@ -239,14 +232,14 @@ impl SceneCut {
         self.send(outputs)
     }
 
-    /// Computes the analysis image of `buffer` into `state.current_luma`.
+    /// Measures `buffer` for the rule.
     fn analyse(
         &self,
         state: &mut State,
         info: &gst_video::VideoInfo,
         settings: &Settings,
         buffer: &gst::Buffer,
-    ) -> Result<(), gst::FlowError> {
+    ) -> Result<FrameDiffs, gst::FlowError> {
         let frame = match gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
         {
             Ok(frame) => frame,
@@ -274,12 +267,10 @@ impl SceneCut {
             height: info.height() as usize,
             layout: state.layout,
         };
-        let (width, height) =
-            luma::analysis_size(plane.width, plane.height, settings.analysis_width as usize);
         state
-            .downscaler
-            .run(&plane, width, height, &mut state.current_luma)
-        .map_err(|err| {
+            .analyser
+            .measure(&plane, settings.analysis_width as usize)
+            .map_err(|err| {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Format,
@@ -419,7 +410,7 @@ impl SceneCut {
         state.detector.finish();
         self.release_decided(state, settings, outputs);
         state.detector.reset();
-        state.history.clear();
+        state.analyser.new_run();
         state.run_first_frame = state.frames_received;
     }
 

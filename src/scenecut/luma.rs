@@ -6,7 +6,10 @@
 //! as much to compare as an SD one, and so that noise and fine texture average out before the
 //! difference is taken.
 
+use std::collections::VecDeque;
 use std::fmt;
+
+use super::detector::FrameDiffs;
 
 /// Where the luma (or the colour components that make it) sits in a frame's first plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,9 +254,94 @@ impl Levels {
     }
 }
 
+/// Turns each frame of a run into what the rule reads: its analysis image compared with the
+/// three before it, and its levels. Keeps its buffers, so the steady state allocates nothing.
+#[derive(Debug, Default)]
+pub struct Analyser {
+    downscaler: Downscaler,
+    /// The run's last analysis images, newest last.
+    recent: VecDeque<Vec<u8>>,
+    spare: Vec<u8>,
+}
+
+impl Analyser {
+    /// Measures the next frame of the run, analysed at `analysis_width` (see `analysis_size`).
+    pub fn measure(
+        &mut self,
+        plane: &LumaPlane,
+        analysis_width: usize,
+    ) -> Result<FrameDiffs, LumaError> {
+        let (width, height) = analysis_size(plane.width, plane.height, analysis_width);
+        let mut image = std::mem::take(&mut self.spare);
+        if let Err(err) = self.downscaler.run(plane, width, height, &mut image) {
+            self.spare = image;
+            return Err(err);
+        }
+        let back = |k: usize| {
+            (self.recent.len() >= k)
+                .then(|| mean_abs_diff(&self.recent[self.recent.len() - k], &image))
+        };
+        let diffs = FrameDiffs {
+            previous: back(1).unwrap_or(0.0),
+            skip: [back(2), back(3)],
+            levels: Levels::of(&image),
+        };
+        if self.recent.len() == 3 {
+            self.spare = self.recent.pop_front().unwrap_or_default();
+        }
+        self.recent.push_back(image);
+        Ok(diffs)
+    }
+
+    /// Starts a new run: the next frame has nothing to be compared with.
+    pub fn new_run(&mut self) {
+        self.recent.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_analyser_compares_each_frame_with_the_three_before_it_in_its_run() {
+        fn measure(analyser: &mut Analyser, value: u8) -> FrameDiffs {
+            let data = [value; 4];
+            let plane = LumaPlane {
+                data: &data,
+                stride: 2,
+                width: 2,
+                height: 2,
+                layout: LumaLayout::Planar8,
+            };
+            analyser.measure(&plane, 0).unwrap()
+        }
+        let mut analyser = Analyser::default();
+        let first = measure(&mut analyser, 10);
+        assert_eq!((first.previous, first.skip), (0.0, [None, None]));
+        assert_eq!(
+            first.levels,
+            Some(Levels {
+                mean: 10.0,
+                spread: 0.0
+            })
+        );
+        measure(&mut analyser, 20);
+        measure(&mut analyser, 40);
+        let fourth = measure(&mut analyser, 80);
+        assert_eq!(
+            (fourth.previous, fourth.skip),
+            (40.0, [Some(60.0), Some(70.0)])
+        );
+        let fifth = measure(&mut analyser, 80);
+        assert_eq!(
+            (fifth.previous, fifth.skip),
+            (0.0, [Some(40.0), Some(60.0)])
+        );
+        analyser.new_run();
+        let restarted = measure(&mut analyser, 5);
+        assert_eq!((restarted.previous, restarted.skip), (0.0, [None, None]));
+    }
 
     #[test]
     fn levels_are_the_mean_and_standard_deviation() {
