@@ -4,9 +4,10 @@
 //! sampling the process's resident memory along the way. Prints the curve and the growth
 //! after warm-up.
 //!
-//!     cargo run --release --example soak -- [frames] [width height]
+//!     cargo run --release --example soak -- [frames] [width height] [property=value ...]
 //!
-//! Default 50 000 frames at 320x180 into `fakesink sync=false`.
+//! Default 50 000 frames at 320x180 into `fakesink sync=false`; `property=value` arguments go
+//! to `exemplarcolorize` (for example `scene-memory=false`).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,14 +29,14 @@ fn resident_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn run(frames: u64, width: u32, height: u32) -> Result<(), String> {
+fn run(frames: u64, width: u32, height: u32, properties: &str) -> Result<(), String> {
     gst::init().map_err(|e| e.to_string())?;
     gstexemplar::plugin_register_static().map_err(|e| e.to_string())?;
     let refs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("generated/media/refs");
     let description = format!(
         "videotestsrc name=src num-buffers={frames} pattern=ball ! \
          video/x-raw,format=I420,width={width},height={height},framerate=25/1 ! \
-         scenecut ! exemplarcolorize refs={} ! fakesink name=sink sync=false",
+         scenecut ! exemplarcolorize refs={} {properties} ! fakesink name=sink sync=false",
         refs.display()
     );
     let pipeline = gst::parse::launch(&description)
@@ -122,16 +123,15 @@ fn run(frames: u64, width: u32, height: u32) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let (properties, numbers): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.contains('='));
+    let args: Vec<u64> = numbers.iter().filter_map(|a| a.parse().ok()).collect();
     let frames = args.first().copied().unwrap_or(50_000);
     let (width, height) = match args[..] {
         [_, w, h] => (w as u32, h as u32),
         _ => (320, 180),
     };
-    match run(frames, width, height) {
+    match run(frames, width, height, &properties.join(" ")) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
