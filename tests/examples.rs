@@ -11,6 +11,16 @@ use gstexemplar::colorize::index::Index;
 mod common;
 use common::*;
 
+/// Runs `command` and asserts that it succeeded, showing what it printed if not; returns its
+/// standard output and standard error.
+fn run_ok(command: &mut Command) -> (String, String) {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let tool = exe
@@ -47,33 +57,17 @@ fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
         "{} (cargo test builds the examples)",
         tool.display()
     );
-    let build = std::process::Command::new(&tool)
-        .arg("build")
-        .arg(&refs)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&build.stdout);
+    let (stdout, _) = run_ok(Command::new(&tool).arg("build").arg(&refs));
     assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
     assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
 
     let (media, _) = media();
-    let query = std::process::Command::new(&tool)
-        .arg("query")
-        .arg(&refs)
-        .arg(media.join("refs/flower.jpg"))
-        .output()
-        .unwrap();
-    assert!(
-        query.status.success(),
-        "{}",
-        String::from_utf8_lossy(&query.stderr)
+    let (stdout, _) = run_ok(
+        Command::new(&tool)
+            .arg("query")
+            .arg(&refs)
+            .arg(media.join("refs/flower.jpg")),
     );
-    let stdout = String::from_utf8_lossy(&query.stdout);
     assert!(
         stdout.contains("9 photos (0 embedded") && stdout.contains("9 unchanged"),
         "{stdout}"
@@ -84,7 +78,7 @@ fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
         "{answer}"
     );
 
-    let bad = std::process::Command::new(&tool)
+    let bad = Command::new(&tool)
         .arg("query")
         .arg(&refs)
         .output()
@@ -108,16 +102,14 @@ fn colorize_app_writes_video_and_report() {
     let refs = copy_refs("app");
     let output = refs.join("out.mp4");
     let report = refs.join("report.html");
-    let run = Command::new(example("colorize"))
-        .arg(media.join("scenes_grey.mp4"))
-        .arg(&refs)
-        .arg(&output)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let (_, stderr) = run_ok(
+        Command::new(example("colorize"))
+            .arg(media.join("scenes_grey.mp4"))
+            .arg(&refs)
+            .arg(&output)
+            .arg("--report")
+            .arg(&report),
+    );
     assert_eq!(stderr.matches("\rscene ").count(), 6, "{stderr}");
     assert_eq!(stderr.matches("  reference ").count(), 6, "{stderr}");
     assert!(stderr.contains("ETA"), "a progress bar: {stderr}");
@@ -219,19 +211,13 @@ fn python_embeds_the_pipeline_through_gobject_introspection() {
     let refs = copy_refs("python");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let plugin_dir = built_plugin_dir();
-    let run = Command::new("/usr/bin/python3")
-        .arg(root.join("examples/colorize.py"))
-        .arg(media.join("scenes_grey.mp4"))
-        .arg(&refs)
-        .arg(refs.join("out.mp4"))
-        .env("GST_PLUGIN_PATH", &plugin_dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&run.stderr)
+    let (stdout, _) = run_ok(
+        Command::new("/usr/bin/python3")
+            .arg(root.join("examples/colorize.py"))
+            .arg(media.join("scenes_grey.mp4"))
+            .arg(&refs)
+            .arg(refs.join("out.mp4"))
+            .env("GST_PLUGIN_PATH", &plugin_dir),
     );
     let scenes = meta["scenes"].as_array().unwrap();
     assert_eq!(
@@ -253,16 +239,7 @@ fn python_embeds_the_pipeline_through_gobject_introspection() {
 
 #[test]
 fn live_pipeline_reports_its_latency() {
-    let run = Command::new(example("live"))
-        .args(["3", "320", "180"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let (stdout, _) = run_ok(Command::new(example("live")).args(["3", "320", "180"]));
     // videotestsrc 40 ms + scenecut 29 frames (1160 ms) + exemplarcolorize 150 ms + fakesink's
     // 20 ms processing deadline.
     assert!(

@@ -20,6 +20,15 @@ fn reference() -> String {
     media().0.join("refs/coffee.jpg").display().to_string()
 }
 
+/// The appsrc named `src` of a launched pipeline.
+fn app_source(pipeline: &gst::Pipeline) -> gst_app::AppSrc {
+    pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap()
+}
+
 /// Records the timestamps of the buffers reaching the sink named `out`.
 fn record_pts(pipeline: &gst::Pipeline) -> Arc<Mutex<Vec<Option<gst::ClockTime>>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -150,11 +159,7 @@ fn renegotiation_to_another_size_and_format_mid_stream() {
         reference()
     ));
     let pts = record_pts(&pipeline);
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    let src = app_source(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     let frame = gst::ClockTime::from_mseconds(40);
     for (i, (format, w, h)) in [
@@ -205,11 +210,7 @@ fn eos_on_an_empty_stream_passes_both_elements() {
          scenecut ! exemplarcolorize reference={} ! fakesink name=out",
         reference()
     ));
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    let src = app_source(&pipeline);
     src.end_of_stream().unwrap();
     let messages = run_to_end(&pipeline);
     assert!(has_eos(&messages), "{:?}", errors(&messages));
@@ -272,11 +273,7 @@ fn deep_formats_variable_framerate_and_untimed_buffers() {
         reference()
     ));
     let pts = record_pts(&pipeline);
-    let src = pipeline
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    let src = app_source(&pipeline);
     pipeline.set_state(gst::State::Playing).unwrap();
     // Irregular timestamps, then buffers with none at all.
     let mut t = 0u64;

@@ -84,6 +84,13 @@ pub fn errors(messages: &[gst::Message]) -> Vec<String> {
         .collect()
 }
 
+/// Whether one of `messages` contains every one of `needles`.
+pub fn mentions(messages: &[String], needles: &[&str]) -> bool {
+    messages
+        .iter()
+        .any(|m| needles.iter().all(|needle| m.contains(needle)))
+}
+
 pub fn warnings(messages: &[gst::Message]) -> Vec<String> {
     messages
         .iter()
