@@ -45,18 +45,7 @@ fn read_index(path: &Path) -> Index {
 #[test]
 fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
     let refs = copy_refs("refindex");
-    let exe = std::env::current_exe().unwrap();
-    let tool = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/refindex");
-    assert!(
-        tool.is_file(),
-        "{} (cargo test builds the examples)",
-        tool.display()
-    );
+    let tool = example("refindex");
     let (stdout, _) = run_ok(Command::new(&tool).arg("build").arg(&refs));
     assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
     assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);

@@ -10,7 +10,7 @@ use gst_check::Harness;
 use gstexemplar::scene_change::SceneChange;
 
 mod common;
-use common::{init, media};
+use common::{errors, init, media};
 
 const W: usize = 64;
 const H: usize = 48;
@@ -478,11 +478,10 @@ fn a_short_buffer_is_an_error_naming_its_size() {
     h.element().unwrap().set_bus(Some(&bus));
     let short = gst::Buffer::from_mut_slice(vec![0u8; 100]);
     assert_eq!(h.push(short), Err(gst::FlowError::Error));
-    let error = std::iter::from_fn(|| bus.pop())
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        })
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let error = errors(&messages)
+        .into_iter()
+        .next()
         .expect("an error message");
     assert!(
         error.contains("100 bytes")
