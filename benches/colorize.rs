@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Figures for `exemplarcolorize` on this machine's CPU: whole-element frames per second,
-//! index build photos per second, and exact search time over 1k, 10k and 100k embeddings.
+//! index build photos per second, search and re-ranking time over 1k, 10k and 100k photos, and
+//! the cost of a scene start.
 //! Needs the generated media and models (`bash scripts/setup.sh`).
 //!
 //!     cargo bench --bench colorize
@@ -11,9 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst::prelude::*;
+use gstexemplar::colorize::descriptor::{Descriptor, LocalFeatures};
 use gstexemplar::colorize::index::{normalized, Index, PhotoKey};
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
+use gstexemplar::colorize::render;
 use gstexemplar::colorize::retrieval;
 
 fn media() -> PathBuf {
@@ -75,25 +78,40 @@ fn index_build(models: &mut Models, copies: usize) -> f64 {
     let (index, _) = library::update_index(
         None,
         &all,
-        models.encoder_hash(),
-        models.embedding_dimension(),
-        |photo| retrieval::embed_photo(models, &photo.path),
+        models.empty_index(),
+        |photo| retrieval::describe_photo(models, &photo.path),
         |_, _| {},
     );
     index.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-fn search_ms(entries: usize, dimension: usize) -> f64 {
-    let mut state = 0x2545_f491u32;
-    let mut random = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state as f32 / u32::MAX as f32 - 0.5
-    };
-    let mut index = Index::new([0; 32], dimension);
+/// Random descriptors of the element's sizes: a 1280-value embedding and, per photo, an 8x8 grid
+/// of 320-value local descriptors (frames: 7x13, a 640x360 frame's grid).
+struct RandomDescriptors(u32);
+
+impl RandomDescriptors {
+    fn value(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0 as f32 / u32::MAX as f32 - 0.5
+    }
+
+    fn descriptor(&mut self, rows: usize, cols: usize) -> Descriptor {
+        let global = normalized(&(0..1280).map(|_| self.value()).collect::<Vec<f32>>());
+        let map: Vec<f32> = (0..320 * rows * cols).map(|_| self.value()).collect();
+        Descriptor {
+            global,
+            local: LocalFeatures::from_map(&map, 320, rows, cols, 16),
+        }
+    }
+}
+
+/// Milliseconds per (global search, search and re-ranking of `shortlist` candidates).
+fn rank_ms(entries: usize, shortlist: usize) -> (f64, f64) {
+    let mut random = RandomDescriptors(0x2545_f491);
+    let mut index = Index::new([0; 32], 1280, 320);
     for i in 0..entries {
-        let embedding: Vec<f32> = (0..dimension).map(|_| random()).collect();
         index.push(
             PhotoKey {
                 path: PathBuf::from(format!("{i}.jpg")),
@@ -101,20 +119,69 @@ fn search_ms(entries: usize, dimension: usize) -> f64 {
                 modified_secs: 0,
                 modified_nanos: 0,
             },
-            &embedding,
+            &random.descriptor(8, 8),
         );
     }
-    let queries: Vec<Vec<f32>> = (0..20)
-        .map(|_| normalized(&(0..dimension).map(|_| random()).collect::<Vec<f32>>()))
+    let frames: Vec<Descriptor> = (0..20).map(|_| random.descriptor(7, 13)).collect();
+    let time = |f: &dyn Fn(&Descriptor)| {
+        for frame in &frames[..3] {
+            f(frame);
+        }
+        let started = Instant::now();
+        for frame in &frames {
+            f(frame);
+        }
+        started.elapsed().as_secs_f64() * 1000.0 / frames.len() as f64
+    };
+    (
+        time(&|frame| {
+            std::hint::black_box(index.nearest(&frame.global));
+        }),
+        time(&|frame| {
+            std::hint::black_box(retrieval::rank(&index, frame, shortlist));
+        }),
+    )
+}
+
+/// Milliseconds a scene start costs besides the frame itself: describing the frame (one encoder
+/// run), ranking a library of `entries` photos and encoding the chosen reference.
+fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
+    let mut random = RandomDescriptors(0x1234_5678);
+    let mut index = models.empty_index();
+    for i in 0..entries {
+        index.push(
+            PhotoKey {
+                path: PathBuf::from(format!("{i}.jpg")),
+                size: 0,
+                modified_secs: 0,
+                modified_nanos: 0,
+            },
+            &random.descriptor(8, 8),
+        );
+    }
+    let (width, height) = (640, 360);
+    let lightness: Vec<f32> = (0..width * height)
+        .map(|i| ((i % width) as f32 / width as f32 * 100.0 + (i / width) as f32 * 0.1) % 100.0)
         .collect();
-    for q in &queries[..3] {
-        std::hint::black_box(index.nearest(q));
-    }
+    let photo = library::load_photo(&media().join("refs/china.jpg"), retrieval::PHOTO_SHORT_SIDE)
+        .expect("photo");
+    let (w, h) = render::working_size(photo.width, photo.height, 256);
+    let mut once = || {
+        let frame = retrieval::describe_frame(models, &lightness, width, height).expect("describe");
+        std::hint::black_box(retrieval::rank(
+            &index,
+            &frame,
+            retrieval::DEFAULT_CANDIDATES,
+        ));
+        let lab = retrieval::photo_lab(&photo, (w, h));
+        std::hint::black_box(models.encode_reference(&lab, w, h).expect("encode"));
+    };
+    once();
     let started = Instant::now();
-    for q in &queries {
-        std::hint::black_box(index.nearest(q));
+    for _ in 0..10 {
+        once();
     }
-    started.elapsed().as_secs_f64() * 1000.0 / queries.len() as f64
+    started.elapsed().as_secs_f64() * 100.0
 }
 
 fn main() {
@@ -162,9 +229,15 @@ fn main() {
         index_build(&mut models, 4)
     );
     for entries in [1_000, 10_000, 100_000] {
+        let (search, ranked) = rank_ms(entries, retrieval::DEFAULT_CANDIDATES);
         println!(
-            "  exact search over {entries:>6} x 1280: {:.3} ms",
-            search_ms(entries, 1280)
+            "  over {entries:>6} photos: exact global search {search:.3} ms, with re-ranking of {} \
+             candidates {ranked:.3} ms",
+            retrieval::DEFAULT_CANDIDATES
         );
     }
+    println!(
+        "  scene start with 1 000 photos (describe frame, rank, encode reference): {:.1} ms",
+        scene_start_ms(&mut models, 1_000)
+    );
 }

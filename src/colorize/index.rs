@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! The retrieval index of a reference library: one embedding per photo, exact nearest-neighbour
-//! search, and its versioned, checksummed file format.
+//! The retrieval index of a reference library: per photo one global embedding (exact
+//! nearest-neighbour search for the shortlist) and a grid of local descriptors (re-ranking),
+//! and its versioned, checksummed file format.
 //!
 //! File layout (little-endian):
 //!
 //! | bytes | content |
 //! |---|---|
 //! | 8 | magic `GSTEXIDX` |
-//! | 4 | format version (1) |
+//! | 4 | format version (2; version 1 had no local descriptors and is rebuilt) |
 //! | 32 | SHA-256 of the encoder model that made the embeddings |
 //! | 4 | embedding dimension `d` |
+//! | 4 | local descriptor dimension `c` (0: the encoder has none) |
 //! | 4 | entry count `n` |
-//! | … | `n` entries: path length (u32), path bytes (relative to the library, as the OS gives them), size (u64), modification time (i64 seconds, u32 nanoseconds), `d` f32 |
+//! | … | `n` entries: path length (u32), path bytes (relative to the library, as the OS gives them), size (u64), modification time (i64 seconds, u32 nanoseconds), `d` f32, cell count `m` (u32, at most 64), `m` f32 scales, `m × c` i8 |
 //! | 32 | SHA-256 of everything before it |
 
 use std::fmt;
@@ -20,8 +22,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::descriptor::{Descriptor, LocalFeatures, MAX_PHOTO_GRID};
+
 const MAGIC: &[u8; 8] = b"GSTEXIDX";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+const MAX_CELLS: usize = MAX_PHOTO_GRID * MAX_PHOTO_GRID;
 const MAX_PATH_BYTES: usize = 64 * 1024;
 const MAX_DIMENSION: usize = 65_536;
 
@@ -39,7 +44,9 @@ pub struct PhotoKey {
 pub struct Index {
     model_hash: [u8; 32],
     dimension: usize,
+    local_dimension: usize,
     keys: Vec<PhotoKey>,
+    local: Vec<LocalFeatures>,
     /// `keys.len() × dimension` values, L2-normalised rows.
     embeddings: Vec<f32>,
     /// The same rows in 8 bits (`row ≈ scale × quantized`), a quarter of the memory traffic
@@ -92,11 +99,13 @@ pub struct Match {
 }
 
 impl Index {
-    pub fn new(model_hash: [u8; 32], dimension: usize) -> Self {
+    pub fn new(model_hash: [u8; 32], dimension: usize, local_dimension: usize) -> Self {
         Index {
             model_hash,
             dimension,
+            local_dimension,
             keys: Vec::new(),
+            local: Vec::new(),
             embeddings: Vec::new(),
             quantized: Vec::new(),
             scales: Vec::new(),
@@ -111,6 +120,10 @@ impl Index {
 
     pub fn dimension(&self) -> usize {
         self.dimension
+    }
+
+    pub fn local_dimension(&self) -> usize {
+        self.local_dimension
     }
 
     pub fn len(&self) -> usize {
@@ -129,16 +142,37 @@ impl Index {
         &self.embeddings[entry * self.dimension..(entry + 1) * self.dimension]
     }
 
+    pub fn local(&self, entry: usize) -> &LocalFeatures {
+        &self.local[entry]
+    }
+
+    pub fn descriptor(&self, entry: usize) -> Descriptor {
+        Descriptor {
+            global: self.embedding(entry).to_vec(),
+            local: self.local[entry].clone(),
+        }
+    }
+
     pub fn position(&self, key: &PhotoKey) -> Option<usize> {
         self.keys.iter().position(|k| k == key)
     }
 
+    /// Whether a descriptor fits this index: the embedding's dimension, and local descriptors
+    /// of the index's width (or none), within the grid bound.
+    pub fn fits(&self, descriptor: &Descriptor) -> bool {
+        let local = &descriptor.local;
+        descriptor.global.len() == self.dimension
+            && local.cells() <= MAX_CELLS
+            && (local.cells() == 0 || local.dimension() == self.local_dimension)
+    }
+
     /// Adds an entry; the embedding is L2-normalised on the way in.
     ///
-    /// Panics if the embedding's length is not the index's dimension (a programming error).
-    pub fn push(&mut self, key: PhotoKey, embedding: &[f32]) {
-        assert_eq!(embedding.len(), self.dimension, "embedding dimension");
-        self.add_row(key, &normalized(embedding));
+    /// Panics if the descriptor does not fit (a programming error; check with `fits`).
+    pub fn push(&mut self, key: PhotoKey, descriptor: &Descriptor) {
+        assert!(self.fits(descriptor), "descriptor does not fit the index");
+        self.add_row(key, &normalized(&descriptor.global));
+        self.local.push(descriptor.local.clone());
     }
 
     fn add_row(&mut self, key: PhotoKey, row: &[f32]) {
@@ -226,6 +260,7 @@ impl Index {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&self.model_hash);
         out.extend_from_slice(&(self.dimension as u32).to_le_bytes());
+        out.extend_from_slice(&(self.local_dimension as u32).to_le_bytes());
         out.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
         for (entry, key) in self.keys.iter().enumerate() {
             let path = path_bytes(&key.path);
@@ -237,6 +272,12 @@ impl Index {
             for v in self.embedding(entry) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+            let local = &self.local[entry];
+            out.extend_from_slice(&(local.cells() as u32).to_le_bytes());
+            for scale in local.scales() {
+                out.extend_from_slice(&scale.to_le_bytes());
+            }
+            out.extend(local.values().iter().map(|&v| v as u8));
         }
         let checksum = Sha256::digest(&out);
         out.extend_from_slice(&checksum);
@@ -276,12 +317,18 @@ impl Index {
         if dimension == 0 || dimension > MAX_DIMENSION {
             return Err(IndexError::Malformed("embedding dimension out of range"));
         }
+        let local_dimension = reader.u32()? as usize;
+        if local_dimension > MAX_DIMENSION {
+            return Err(IndexError::Malformed(
+                "local descriptor dimension out of range",
+            ));
+        }
         let count = reader.u32()? as usize;
-        // Each entry takes at least 24 + 4·d bytes: a count that cannot fit is a lie.
-        if count.saturating_mul(24 + 4 * dimension) > body.len() {
+        // Each entry takes at least 28 + 4·d bytes: a count that cannot fit is a lie.
+        if count.saturating_mul(28 + 4 * dimension) > body.len() {
             return Err(IndexError::Truncated);
         }
-        let mut index = Index::new(model_hash, dimension);
+        let mut index = Index::new(model_hash, dimension, local_dimension);
         index.embeddings.reserve(count * dimension);
         index.quantized.reserve(count * dimension);
         for _ in 0..count {
@@ -308,6 +355,26 @@ impl Index {
                 }
                 row.push(v);
             }
+            let cells = reader.u32()? as usize;
+            if cells > MAX_CELLS || (cells > 0 && local_dimension == 0) {
+                return Err(IndexError::Malformed("local descriptor count out of range"));
+            }
+            let mut scales = Vec::with_capacity(cells);
+            for _ in 0..cells {
+                let scale = f32::from_le_bytes(reader.array()?);
+                if !scale.is_finite() || scale < 0.0 {
+                    return Err(IndexError::Malformed("local descriptor scale is not valid"));
+                }
+                scales.push(scale);
+            }
+            let values = reader
+                .take(cells * local_dimension)?
+                .iter()
+                .map(|&v| v as i8)
+                .collect();
+            let local = LocalFeatures::from_parts(local_dimension, values, scales)
+                .ok_or(IndexError::Malformed("local descriptors do not add up"))?;
+            index.local.push(local);
             index.add_row(
                 PhotoKey {
                     path,
@@ -354,7 +421,7 @@ pub fn normalized(v: &[f32]) -> Vec<f32> {
 }
 
 /// Symmetric 8-bit quantisation with one scale per vector: `v ≈ scale × q`.
-fn quantize(values: &[f32]) -> (Vec<i8>, f32) {
+pub(crate) fn quantize(values: &[f32]) -> (Vec<i8>, f32) {
     let peak = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     if peak == 0.0 {
         return (vec![0; values.len()], 0.0);
@@ -392,7 +459,7 @@ fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
 
 /// Integer dot product (|sum| ≤ 127² × len, no overflow below 133 000 dimensions), with the
 /// AVX2 build of the same loop where the processor has it.
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -464,11 +531,26 @@ mod tests {
         }
     }
 
+    fn global(embedding: &[f32]) -> Descriptor {
+        Descriptor {
+            global: embedding.to_vec(),
+            local: LocalFeatures::empty(2),
+        }
+    }
+
     fn sample() -> Index {
-        let mut index = Index::new([7; 32], 4);
-        index.push(key("a.jpg"), &[1.0, 0.0, 0.0, 0.0]);
-        index.push(key("sub/b.png"), &[0.0, 2.0, 0.0, 0.0]);
-        index.push(key("c.webp"), &[1.0, 1.0, 0.0, 0.0]);
+        let mut index = Index::new([7; 32], 4, 2);
+        index.push(key("a.jpg"), &global(&[1.0, 0.0, 0.0, 0.0]));
+        index.push(key("sub/b.png"), &global(&[0.0, 2.0, 0.0, 0.0]));
+        index.push(key("c.webp"), &global(&[1.0, 1.0, 0.0, 0.0]));
+        let map = [1.0, 0.0, 0.5, 0.0, 1.0, 0.5];
+        index.push(
+            key("d.tif"),
+            &Descriptor {
+                global: vec![0.0, 0.0, 1.0, 0.0],
+                local: LocalFeatures::from_map(&map, 2, 1, 3, 8),
+            },
+        );
         index
     }
 
@@ -490,7 +572,10 @@ mod tests {
         assert_eq!(diagonal.entry, 2);
         assert!((diagonal.similarity - 1.4 / 2f32.sqrt()).abs() < 1e-6);
         assert_eq!(index.nearest(&[1.0, 0.0]), None);
-        assert_eq!(Index::new([0; 32], 4).nearest(&[1.0, 0.0, 0.0, 0.0]), None);
+        assert_eq!(
+            Index::new([0; 32], 4, 2).nearest(&[1.0, 0.0, 0.0, 0.0]),
+            None
+        );
     }
 
     #[test]
@@ -503,12 +588,12 @@ mod tests {
             state as f32 / u32::MAX as f32 - 0.5
         };
         let dimension = 1280;
-        let mut index = Index::new([0; 32], dimension);
+        let mut index = Index::new([0; 32], dimension, 2);
         let base: Vec<f32> = (0..dimension).map(|_| random()).collect();
         for i in 0..500 {
             // Clustered rows (shared component plus noise) make near-ties, the hard case.
             let row: Vec<f32> = base.iter().map(|b| b + 0.3 * random()).collect();
-            index.push(key(&format!("{i}.jpg")), &row);
+            index.push(key(&format!("{i}.jpg")), &global(&row));
         }
         for _ in 0..50 {
             let q: Vec<f32> = base.iter().map(|b| b + 0.3 * random()).collect();
@@ -564,9 +649,28 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_index_is_refused_by_its_number() {
+        let mut bytes = sample().to_bytes();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            Index::from_bytes(&bytes),
+            Err(IndexError::UnsupportedVersion(1))
+        );
+    }
+
+    #[test]
+    fn keeps_local_descriptors() {
+        let index = sample();
+        let back = Index::from_bytes(&index.to_bytes()).unwrap();
+        assert_eq!(back.local(3).cells(), 3);
+        assert_eq!(back.local(3), index.local(3));
+        assert_eq!(back.local(0).cells(), 0);
+    }
+
+    #[test]
     fn refuses_paths_that_leave_the_library() {
-        let mut index = Index::new([0; 32], 1);
-        index.push(key("../etc/passwd"), &[1.0]);
+        let mut index = Index::new([0; 32], 1, 2);
+        index.push(key("../etc/passwd"), &global(&[1.0]));
         assert_eq!(
             Index::from_bytes(&index.to_bytes()),
             Err(IndexError::Malformed("path leaves the library folder"))
@@ -578,13 +682,13 @@ mod tests {
     fn keeps_non_utf8_names() {
         use std::os::unix::ffi::OsStrExt;
         let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
-        let mut index = Index::new([0; 32], 2);
+        let mut index = Index::new([0; 32], 2, 2);
         index.push(
             PhotoKey {
                 path: PathBuf::from(name),
                 ..key("x")
             },
-            &[0.0, 1.0],
+            &global(&[0.0, 1.0]),
         );
         let back = Index::from_bytes(&index.to_bytes()).unwrap();
         assert_eq!(back.key(0).path.as_os_str(), name);

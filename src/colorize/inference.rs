@@ -17,6 +17,8 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use sha2::{Digest, Sha256};
 
+use super::descriptor::{Descriptor, LocalFeatures};
+
 /// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
 const INSTALLED_DATADIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_DATADIR");
 const SOURCE_TREE: &str = env!("CARGO_MANIFEST_DIR");
@@ -24,6 +26,8 @@ const SOURCE_TREE: &str = env!("CARGO_MANIFEST_DIR");
 pub const ENCODER_FILE: &str = "encoder.onnx";
 pub const COLORIZER_FILE: &str = "colorizer.onnx";
 pub const REFERENCE_FILE: &str = "colorizer_reference.onnx";
+/// The encoder's optional dense map that re-ranking reads.
+const LOCAL_FEATURES: &str = "features_s32";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InferenceError(pub String);
@@ -341,6 +345,8 @@ pub struct Models {
     colorizer: Session,
     encoder_hash: [u8; 32],
     embedding_dimension: usize,
+    /// Channels of the encoder's `features_s32`, 0 when it has none (no re-ranking).
+    local_dimension: usize,
     /// The provider that runs the models ("cpu", "cuda", "tensorrt").
     pub provider: &'static str,
     /// Why a requested GPU provider was not used, if it was not.
@@ -421,6 +427,19 @@ impl Models {
                     encoder.display()
                 ))
             })? as usize;
+        // Optional: without it retrieval still works, on the global embedding alone.
+        let local_dimension = encoder_session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == LOCAL_FEATURES)
+            .and_then(|o| match o.dtype() {
+                ort::value::ValueType::Tensor { shape, .. } if shape.len() == 4 => {
+                    shape.get(1).copied()
+                }
+                _ => None,
+            })
+            .filter(|&c| c > 0)
+            .map_or(0, |c| c as usize);
         let (reference_session, _, _) = build_session(reference, options)?;
         check_ports(
             reference,
@@ -487,6 +506,7 @@ impl Models {
             reference: reference_session,
             colorizer: colorizer_session,
             embedding_dimension,
+            local_dimension,
             provider,
             fallback,
         })
@@ -500,13 +520,29 @@ impl Models {
         self.embedding_dimension
     }
 
-    /// The L2-normalised embedding of a grey image given as L* (0..100), `width × height`.
-    pub fn embed(
+    pub fn local_dimension(&self) -> usize {
+        self.local_dimension
+    }
+
+    /// An empty retrieval index for this encoder's descriptors.
+    pub fn empty_index(&self) -> super::index::Index {
+        super::index::Index::new(
+            self.encoder_hash,
+            self.embedding_dimension,
+            self.local_dimension,
+        )
+    }
+
+    /// The retrieval descriptor of a grey image given as L* (0..100), `width × height`: its
+    /// L2-normalised embedding and its local descriptors pooled to at most `max_grid` cells per
+    /// side, from one run of the encoder.
+    pub fn describe(
         &mut self,
         lightness: &[f32],
         width: usize,
         height: usize,
-    ) -> Result<Vec<f32>, InferenceError> {
+        max_grid: usize,
+    ) -> Result<Descriptor, InferenceError> {
         let plane: Vec<f32> = lightness
             .iter()
             .map(|&l| super::color::lightness_to_encoder_input(l))
@@ -518,7 +554,27 @@ impl Models {
         let input = TensorRef::from_array_view(([1usize, 3, height, width], &image[..]))?;
         let outputs = self.encoder.run(ort::inputs!["image" => input])?;
         let (_, embedding) = output(&outputs, "embedding")?;
-        Ok(super::index::normalized(&embedding))
+        let local = match self.local_dimension {
+            0 => LocalFeatures::empty(0),
+            channels => {
+                let (shape, map) = output(&outputs, LOCAL_FEATURES)?;
+                match shape[..] {
+                    [1, c, h, w] if c as usize == channels && h > 0 && w > 0 => {
+                        LocalFeatures::from_map(&map, channels, h as usize, w as usize, max_grid)
+                    }
+                    _ => {
+                        return Err(InferenceError(format!(
+                            "the encoder returned `{LOCAL_FEATURES}` of shape {shape:?}, expected \
+                             [1, {channels}, h, w]"
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(Descriptor {
+            global: super::index::normalized(&embedding),
+            local,
+        })
     }
 
     /// Runs the reference graph on a photo given as planar L*, a*, b* (`3 × height × width`).

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::descriptor::Descriptor;
 use super::index::{Index, IndexError, PhotoKey};
 
 /// The index's file name inside the library folder, unless the user names another place.
@@ -195,34 +196,43 @@ pub struct UpdateReport {
 }
 
 /// Brings `previous` up to date with `photos`: entries of unchanged photos are kept, new and
-/// changed photos are embedded with `embed`, vanished ones are dropped. An index made by another
-/// model (other hash or dimension) contributes nothing. `progress(done, total)` follows the work.
+/// changed photos are described with `describe`, vanished ones are dropped. An index made by
+/// another model (other hash or dimensions) contributes nothing. `progress(done, total)`
+/// follows the work.
 pub fn update_index(
     previous: Option<&Index>,
     photos: &[Photo],
-    model_hash: [u8; 32],
-    dimension: usize,
-    mut embed: impl FnMut(&Photo) -> Result<Vec<f32>, PhotoError>,
+    empty: Index,
+    mut describe: impl FnMut(&Photo) -> Result<Descriptor, PhotoError>,
     mut progress: impl FnMut(usize, usize),
 ) -> (Index, UpdateReport) {
-    let previous = previous.filter(|p| *p.model_hash() == model_hash && p.dimension() == dimension);
-    let mut index = Index::new(model_hash, dimension);
+    let mut index = empty;
+    let previous = previous.filter(|p| {
+        p.model_hash() == index.model_hash()
+            && p.dimension() == index.dimension()
+            && p.local_dimension() == index.local_dimension()
+    });
     let mut report = UpdateReport::default();
     for (done, photo) in photos.iter().enumerate() {
         if let Some((old, entry)) = previous.and_then(|p| Some((p, p.position(&photo.key)?))) {
-            index.push(photo.key.clone(), old.embedding(entry));
+            index.push(photo.key.clone(), &old.descriptor(entry));
             report.reused += 1;
         } else {
-            match embed(photo) {
-                Ok(embedding) if embedding.len() == dimension => {
-                    index.push(photo.key.clone(), &embedding);
+            match describe(photo) {
+                Ok(descriptor) if index.fits(&descriptor) => {
+                    index.push(photo.key.clone(), &descriptor);
                     report.embedded += 1;
                 }
-                Ok(embedding) => report.skipped.push((
+                Ok(descriptor) => report.skipped.push((
                     photo.path.clone(),
                     format!(
-                        "embedding has {} values, expected {dimension}",
-                        embedding.len()
+                        "its descriptor ({} values, {} local cells of {}) does not fit the index \
+                         ({} values, local width {})",
+                        descriptor.global.len(),
+                        descriptor.local.cells(),
+                        descriptor.local.dimension(),
+                        index.dimension(),
+                        index.local_dimension()
                     ),
                 )),
                 Err(err) => report.skipped.push((photo.path.clone(), err.0)),
@@ -236,6 +246,14 @@ pub fn update_index(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::colorize::descriptor::LocalFeatures;
+
+    fn global(embedding: &[f32]) -> Descriptor {
+        Descriptor {
+            global: embedding.to_vec(),
+            local: LocalFeatures::empty(0),
+        }
+    }
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("gstexemplar-{name}-{}", std::process::id()));
@@ -288,10 +306,11 @@ mod tests {
         let calls = std::cell::RefCell::new(Vec::new());
         let embed = |photo: &Photo| {
             calls.borrow_mut().push(photo.key.path.clone());
-            Ok(vec![1.0, photo.key.size as f32])
+            Ok(global(&[1.0, photo.key.size as f32]))
         };
         let photos = scan(&dir).unwrap().photos;
-        let (first, report) = update_index(None, &photos, [1; 32], 2, embed, |_, _| {});
+        let (first, report) =
+            update_index(None, &photos, Index::new([1; 32], 2, 0), embed, |_, _| {});
         assert_eq!((report.embedded, report.reused), (2, 0));
         let index_path = dir.join(INDEX_FILE_NAME);
         write_index(&index_path, &first).unwrap();
@@ -302,14 +321,26 @@ mod tests {
         std::fs::remove_file(dir.join("a.png")).unwrap();
         let photos = scan(&dir).unwrap().photos;
         calls.borrow_mut().clear();
-        let (second, report) = update_index(Some(&stored), &photos, [1; 32], 2, embed, |_, _| {});
+        let (second, report) = update_index(
+            Some(&stored),
+            &photos,
+            Index::new([1; 32], 2, 0),
+            embed,
+            |_, _| {},
+        );
         assert_eq!((report.embedded, report.reused), (1, 1));
         assert_eq!(*calls.borrow(), vec![PathBuf::from("c.png")]);
         assert_eq!(second.len(), 2);
 
         // Another model: everything is embedded again.
         calls.borrow_mut().clear();
-        let (_, report) = update_index(Some(&second), &photos, [2; 32], 2, embed, |_, _| {});
+        let (_, report) = update_index(
+            Some(&second),
+            &photos,
+            Index::new([2; 32], 2, 0),
+            embed,
+            |_, _| {},
+        );
         assert_eq!((report.embedded, report.reused), (2, 0));
     }
 
@@ -331,13 +362,12 @@ mod tests {
         let (index, report) = update_index(
             None,
             &photos,
-            [0; 32],
-            1,
+            Index::new([0; 32], 1, 0),
             |p| {
                 if p.key.path == Path::new("bad.jpg") {
                     Err(PhotoError("cannot decode: truncated".into()))
                 } else {
-                    Ok(vec![1.0])
+                    Ok(global(&[1.0]))
                 }
             },
             |done, total| seen.push((done, total)),

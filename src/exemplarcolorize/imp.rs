@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{ExecutionProvider, ReferenceChanged};
+use super::{BelowMinScore, ExecutionProvider, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::fusion;
 use crate::colorize::index::{self, Index};
@@ -43,6 +43,11 @@ const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.35;
 const DEFAULT_SCENE_MEMORY: bool = true;
 const DEFAULT_SCENE_MEMORY_THRESHOLD: f64 = 0.8;
 const DEFAULT_TOP_K: u32 = 1;
+const DEFAULT_CANDIDATES: u32 = retrieval::DEFAULT_CANDIDATES as u32;
+const MAX_CANDIDATES: u32 = 1000;
+const DEFAULT_MIN_SCORE: f64 = 0.0;
+/// Candidates named in `reference-changed` and logged, best first.
+const REPORTED_CANDIDATES: usize = 3;
 const MAX_TOP_K: u32 = 8;
 /// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
 const REMEMBERED_SCENES: usize = 1024;
@@ -67,6 +72,10 @@ struct Settings {
     scene_memory: bool,
     scene_memory_threshold: f64,
     top_k: u32,
+    candidates: u32,
+    min_score: f64,
+    below_min_score: BelowMinScore,
+    fallback_reference: Option<String>,
 }
 
 impl Default for Settings {
@@ -88,27 +97,37 @@ impl Default for Settings {
             scene_memory: DEFAULT_SCENE_MEMORY,
             scene_memory_threshold: DEFAULT_SCENE_MEMORY_THRESHOLD,
             top_k: DEFAULT_TOP_K,
+            candidates: DEFAULT_CANDIDATES,
+            min_score: DEFAULT_MIN_SCORE,
+            below_min_score: BelowMinScore::Keep,
+            fallback_reference: None,
         }
     }
 }
 
 /// Where references come from: a searched library, or one fixed photo.
 enum References {
-    Library { root: PathBuf, index: Index },
+    Library { root: PathBuf, index: Box<Index> },
     Fixed(PathBuf),
 }
 
 /// The references a scene gets, and why.
 struct Choice {
-    /// Paths with their similarity to the scene's first frame, best first.
-    references: Vec<(PathBuf, f32)>,
+    /// Paths with their similarity to the scene's first frame, best first; empty for a grey
+    /// scene; `None` to keep the previous scene's.
+    references: Option<Vec<(PathBuf, f32)>>,
     /// The earlier scene whose references are reused.
     reused_from: Option<u32>,
+    /// The best candidates with their re-ranking scores, best first.
+    ranked: Vec<(PathBuf, f32)>,
+    /// False when the best score was below `min-score`.
+    confident: bool,
 }
 
 /// One of the current scene's references.
 #[derive(Clone)]
 struct SceneReference {
+    path: PathBuf,
     encoded: EncodedReference,
     /// Whole-frame similarity to the scene's first frame, which weighs it against the others.
     similarity: f32,
@@ -409,9 +428,10 @@ impl ExemplarColorize {
                 None
             }
         };
-        let (model_hash, dimension) = self
-            .with_models(|m| (m.encoder_hash(), m.embedding_dimension()))
+        let empty = self
+            .with_models(|m| m.empty_index())
             .map_err(|_| gst::error_msg!(gst::CoreError::Failed, ("The models are not loaded")))?;
+        let model_hash = *empty.model_hash();
         if let Some(previous) = &previous {
             if *previous.model_hash() != model_hash {
                 gst::element_imp_warning!(
@@ -432,8 +452,8 @@ impl ExemplarColorize {
         );
         let started = Instant::now();
         let mut last_report = Instant::now();
-        let embed = |photo: &Photo| {
-            self.with_models(|m| retrieval::embed_photo(m, &photo.path))
+        let describe = |photo: &Photo| {
+            self.with_models(|m| retrieval::describe_photo(m, &photo.path))
                 .map_err(|_| library::PhotoError("the models are not loaded".into()))?
         };
         let progress = |done: usize, total: usize| {
@@ -446,14 +466,8 @@ impl ExemplarColorize {
                 );
             }
         };
-        let (index, report) = library::update_index(
-            previous.as_ref(),
-            &scan.photos,
-            model_hash,
-            dimension,
-            embed,
-            progress,
-        );
+        let (index, report) =
+            library::update_index(previous.as_ref(), &scan.photos, empty, describe, progress);
         let seconds = started.elapsed().as_secs_f64();
         for (path, why) in &report.skipped {
             gst::element_imp_warning!(
@@ -498,7 +512,10 @@ impl ExemplarColorize {
                 );
             }
         }
-        *lock(&self.references) = Some(References::Library { root: refs, index });
+        *lock(&self.references) = Some(References::Library {
+            root: refs,
+            index: Box::new(index),
+        });
         Ok(())
     }
 
@@ -525,13 +542,15 @@ impl ExemplarColorize {
         };
         if let Some(path) = fixed {
             return Ok(Choice {
-                references: vec![(path, 1.0)],
+                references: Some(vec![(path.clone(), 1.0)]),
                 reused_from: None,
+                ranked: vec![(path, 1.0)],
+                confident: true,
             });
         }
         let started = Instant::now();
-        let embedding = self
-            .with_models(|m| retrieval::embed_lightness(m, lightness, width, height))?
+        let frame = self
+            .with_models(|m| retrieval::describe_frame(m, lightness, width, height))?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -540,17 +559,12 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        let (memory_on, threshold, top_k) = {
-            let settings = lock(&self.settings);
-            (
-                settings.scene_memory,
-                settings.scene_memory_threshold as f32,
-                settings.top_k as usize,
-            )
-        };
+        let settings = lock(&self.settings).clone();
+        let threshold = settings.scene_memory_threshold as f32;
+        let top_k = settings.top_k as usize;
         let most_similar = lock(&self.state)
             .memory
-            .recall(&embedding, f32::NEG_INFINITY)
+            .recall(&frame.global, f32::NEG_INFINITY)
             .map(|r| (r.scene.scene, r.scene.reference.clone(), r.similarity));
         if let Some((earlier, _, similarity)) = &most_similar {
             gst::debug!(
@@ -558,28 +572,19 @@ impl ExemplarColorize {
                 imp = self,
                 "scene {scene}: most similar earlier scene {earlier} (similarity {similarity:.4}, \
                  scene-memory {} at {threshold:.2})",
-                if memory_on { "on" } else { "off" }
+                if settings.scene_memory { "on" } else { "off" }
             );
         }
-        let recalled =
-            most_similar.filter(|&(_, _, similarity)| memory_on && similarity >= threshold);
+        let recalled = most_similar
+            .filter(|&(_, _, similarity)| settings.scene_memory && similarity >= threshold);
 
         let library = lock(&self.references);
         let Some(References::Library { root, index }) = &*library else {
             return Err(gst::FlowError::Error);
         };
-        let chosen: Vec<(usize, f32)> = match &recalled {
-            Some((_, entries, _)) if entries.iter().all(|&e| e < index.len()) => entries
-                .iter()
-                .map(|&e| (e, index::dot(index.embedding(e), &embedding)))
-                .collect(),
-            _ => index
-                .nearest_k(&embedding, top_k)
-                .iter()
-                .map(|m| (m.entry, m.similarity))
-                .collect(),
-        };
-        if chosen.is_empty() {
+        let shortlist = (settings.candidates as usize).max(top_k);
+        let ranked = retrieval::rank(index, &frame, shortlist);
+        if ranked.is_empty() {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Failed,
@@ -587,36 +592,100 @@ impl ExemplarColorize {
             );
             return Err(gst::FlowError::Error);
         }
+        for (place, candidate) in ranked.iter().enumerate() {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "scene {scene}: candidate {place} {} score {:.4} (local {}, global {:.4})",
+                index.key(candidate.entry).path.display(),
+                candidate.score,
+                candidate
+                    .local
+                    .map_or_else(|| "none".to_string(), |l| format!("{l:.4}")),
+                candidate.similarity
+            );
+        }
+        let chosen: Vec<(usize, f32)> = match &recalled {
+            Some((_, entries, _)) if entries.iter().all(|&e| e < index.len()) => entries
+                .iter()
+                .map(|&e| (e, index::dot(index.embedding(e), &frame.global)))
+                .collect(),
+            _ => ranked
+                .iter()
+                .take(top_k)
+                .map(|c| (c.entry, c.similarity))
+                .collect(),
+        };
         let reused_from = recalled.map(|(earlier, _, _)| earlier);
-        let references: Vec<(PathBuf, f32)> = chosen
-            .iter()
-            .map(|&(entry, similarity)| (root.join(&index.key(entry).path), similarity))
-            .collect();
+        let path = |entry: usize| root.join(&index.key(entry).path);
+        let best = ranked[0].score;
+        let confident = reused_from.is_some()
+            || settings.min_score <= 0.0
+            || f64::from(best) >= settings.min_score;
+        let references = if confident {
+            Some(
+                chosen
+                    .iter()
+                    .map(|&(entry, similarity)| (path(entry), similarity))
+                    .collect(),
+            )
+        } else {
+            let fallback = settings.fallback_reference.as_ref().map(PathBuf::from);
+            let (references, what) = match (settings.below_min_score, fallback) {
+                (BelowMinScore::Keep, _) if scene > 0 => {
+                    (None, "keeping the previous scene's reference".to_string())
+                }
+                (BelowMinScore::Fallback, Some(fallback)) => (
+                    Some(vec![(fallback.clone(), 1.0)]),
+                    format!("using the fallback reference {}", fallback.display()),
+                ),
+                _ => (Some(Vec::new()), "leaving the scene grey".to_string()),
+            };
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                (
+                    "Scene {} (frame {}): the best reference {} scores {:.3}, below min-score {:.3}: {}",
+                    scene,
+                    lock(&self.state).frame,
+                    path(ranked[0].entry).display(),
+                    best,
+                    settings.min_score,
+                    what
+                )
+            );
+            references
+        };
         let how = match reused_from {
             Some(earlier) => format!("scene {scene} looks like scene {earlier}: reusing its"),
-            None => format!("scene {scene}: nearest"),
+            None => format!("scene {scene}: best"),
         };
-        for (path, similarity) in &references {
+        for &(entry, similarity) in &chosen {
             gst::debug!(
                 CAT,
                 imp = self,
                 "{how} reference {} at distance {:.4} (similarity {similarity:.4}) among {} in \
                  {:.1} ms",
-                path.display(),
-                index::distance(*similarity),
+                path(entry).display(),
+                index::distance(similarity),
                 index.len(),
                 started.elapsed().as_secs_f64() * 1000.0
             );
         }
+        let ranked = ranked.iter().map(|c| (path(c.entry), c.score)).collect();
         drop(library);
-        lock(&self.state).memory.remember(
-            scene,
-            embedding,
-            chosen.iter().map(|&(e, _)| e).collect(),
-        );
+        if confident {
+            lock(&self.state).memory.remember(
+                scene,
+                frame.global,
+                chosen.iter().map(|&(e, _)| e).collect(),
+            );
+        }
         Ok(Choice {
             references,
             reused_from,
+            ranked,
+            confident,
         })
     }
 
@@ -650,7 +719,7 @@ impl ExemplarColorize {
             })
     }
 
-    /// At a scene's first frame: picks and encodes its reference, announces it.
+    /// At a scene's first frame: picks and encodes its references, announces them.
     fn start_scene(
         &self,
         scene: u32,
@@ -662,19 +731,33 @@ impl ExemplarColorize {
         let Choice {
             references,
             reused_from,
+            ranked,
+            confident,
         } = self.choose_references(scene, lightness, width, height)?;
-        let mut current = Vec::with_capacity(references.len());
-        for (path, similarity) in &references {
-            let cached = lock(&self.state).cache.get(path).cloned();
-            let encoded = self.encode_reference(path, cached)?;
-            lock(&self.state)
-                .cache
-                .insert(path.clone(), encoded.clone());
-            current.push(SceneReference {
-                encoded,
-                similarity: *similarity,
-            });
-        }
+        let (current, paths) = match references {
+            Some(references) => {
+                let mut current = Vec::with_capacity(references.len());
+                for (path, similarity) in &references {
+                    let cached = lock(&self.state).cache.get(path).cloned();
+                    let encoded = self.encode_reference(path, cached)?;
+                    lock(&self.state)
+                        .cache
+                        .insert(path.clone(), encoded.clone());
+                    current.push(SceneReference {
+                        encoded,
+                        similarity: *similarity,
+                        path: path.clone(),
+                    });
+                }
+                let paths: Vec<PathBuf> = references.into_iter().map(|(path, _)| path).collect();
+                (current, paths)
+            }
+            None => {
+                let current = lock(&self.state).current.clone();
+                let paths = current.iter().map(|r| r.path.clone()).collect();
+                (current, paths)
+            }
+        };
         let frame = {
             let mut state = lock(&self.state);
             state.current = current.clone();
@@ -682,14 +765,16 @@ impl ExemplarColorize {
             state.scene = scene;
             state.frame
         };
-        let paths: Vec<String> = references
+        let paths: Vec<String> = paths
             .iter()
-            .map(|(path, _)| path.to_string_lossy().into_owned())
+            .map(|path| path.to_string_lossy().into_owned())
             .collect();
         // A fixed reference has similarity 1: distance 0.
-        let distance = references
+        let distance = current
             .first()
-            .map_or(0.0, |&(_, similarity)| index::distance(similarity) as f64);
+            .map_or(0.0, |r| index::distance(r.similarity) as f64);
+        let score = ranked.first().map_or(0.0, |&(_, score)| score as f64);
+        let runner_up = ranked.get(1);
         let message = ReferenceChanged {
             scene,
             frame,
@@ -698,12 +783,27 @@ impl ExemplarColorize {
             distance,
             reused_from,
             references: paths,
+            score,
+            runner_up: runner_up.map(|(path, _)| path.to_string_lossy().into_owned()),
+            margin: runner_up.map_or(0.0, |&(_, second)| score - second as f64),
+            candidates: ranked
+                .iter()
+                .take(REPORTED_CANDIDATES)
+                .map(|(path, score)| (path.to_string_lossy().into_owned(), *score as f64))
+                .collect(),
+            confident,
         };
         gst::info!(
             CAT,
             imp = self,
-            "scene {scene} from frame {frame}: reference {} (distance {distance:.4}){}",
-            message.reference,
+            "scene {scene} from frame {frame}: reference {} (score {score:.4}, margin {:.4}, \
+             distance {distance:.4}){}",
+            if message.reference.is_empty() {
+                "none (grey)"
+            } else {
+                &message.reference
+            },
+            message.margin,
             match message.references.get(1..) {
                 Some(others) if !others.is_empty() => format!(", with {}", others.join(", ")),
                 _ => String::new(),
@@ -858,6 +958,45 @@ impl ObjectImpl for ExemplarColorize {
                     .default_value(DEFAULT_TOP_K)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("candidates")
+                    .nick("Candidates")
+                    .blurb(
+                        "Retrieval in two stages: the photos whose global embeddings are nearest \
+                         the scene's first frame make a shortlist this long, then each is scored by \
+                         how well its local descriptors match the frame's, everywhere in the frame, \
+                         and the best wins. 1 = global embedding only. Changeable while playing, \
+                         from the next scene",
+                    )
+                    .minimum(1)
+                    .maximum(MAX_CANDIDATES)
+                    .default_value(DEFAULT_CANDIDATES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-score")
+                    .nick("Minimum score")
+                    .blurb(
+                        "A scene whose best candidate scores below this (the `score` of \
+                         reference-changed) is not coloured from it: below-min-score decides \
+                         instead, and a warning names the scene. 0 = always take the best. \
+                         Changeable while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(2.0)
+                    .default_value(DEFAULT_MIN_SCORE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("below-min-score", BelowMinScore::Keep)
+                    .nick("Below minimum score")
+                    .blurb("What a scene gets when its best candidate scores below min-score. \
+                            Changeable while playing")
+                    .mutable_playing()
+                    .build(),
+                path(
+                    "fallback-reference",
+                    "Fallback reference",
+                    "Colour photo for scenes whose best candidate scores below min-score, with \
+                     below-min-score=fallback",
+                ),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -898,6 +1037,12 @@ impl ObjectImpl for ExemplarColorize {
             }
             "scene-memory" => settings.scene_memory = value.get().unwrap_or(DEFAULT_SCENE_MEMORY),
             "top-k" => settings.top_k = value.get().unwrap_or(DEFAULT_TOP_K),
+            "candidates" => settings.candidates = value.get().unwrap_or(DEFAULT_CANDIDATES),
+            "min-score" => settings.min_score = value.get().unwrap_or(DEFAULT_MIN_SCORE),
+            "below-min-score" => {
+                settings.below_min_score = value.get().unwrap_or(BelowMinScore::Keep)
+            }
+            "fallback-reference" => settings.fallback_reference = string(),
             "scene-memory-threshold" => {
                 settings.scene_memory_threshold =
                     value.get().unwrap_or(DEFAULT_SCENE_MEMORY_THRESHOLD)
@@ -932,6 +1077,10 @@ impl ObjectImpl for ExemplarColorize {
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             "scene-memory" => settings.scene_memory.to_value(),
             "top-k" => settings.top_k.to_value(),
+            "candidates" => settings.candidates.to_value(),
+            "min-score" => settings.min_score.to_value(),
+            "below-min-score" => settings.below_min_score.to_value(),
+            "fallback-reference" => settings.fallback_reference.to_value(),
             "scene-memory-threshold" => settings.scene_memory_threshold.to_value(),
             _ => pspec.default_value().clone(),
         }
@@ -1211,9 +1360,6 @@ impl VideoFilterImpl for ExemplarColorize {
             }
             None => lock(&self.state).current.clone(),
         };
-        if references.is_empty() {
-            return Err(gst::FlowError::Error);
-        }
 
         let short_side = lock(&self.settings).inference_size as usize;
         let (sw, sh) = render::working_size(width, height, short_side);
@@ -1236,7 +1382,12 @@ impl VideoFilterImpl for ExemplarColorize {
                 gst::FlowError::Error
             })?;
         let similarities: Vec<f32> = references.iter().map(|r| r.similarity).collect();
-        let (mut a, mut b) = fusion::fuse(predictions, &similarities);
+        // No references: a scene left grey (`below-min-score`) gets neutral chroma.
+        let (mut a, mut b) = if predictions.is_empty() {
+            (vec![0.0; sw * sh], vec![0.0; sw * sh])
+        } else {
+            fusion::fuse(predictions, &similarities)
+        };
         let strength = lock(&self.settings).temporal_smoothing;
         lock(&self.state)
             .previous

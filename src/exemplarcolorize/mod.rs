@@ -31,6 +31,28 @@ pub enum ExecutionProvider {
     TensorRt = 3,
 }
 
+/// What a scene gets when even its best reference scores below `min-score`.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstExemplarBelowMinScore")]
+pub enum BelowMinScore {
+    #[enum_value(
+        name = "Keep the previous scene's references (the first scene stays grey)",
+        nick = "keep"
+    )]
+    Keep = 0,
+    #[enum_value(
+        name = "Use the fallback-reference photo (grey when none is set)",
+        nick = "fallback"
+    )]
+    Fallback = 1,
+    #[enum_value(
+        name = "Leave the scene grey (neutral chroma, luma kept)",
+        nick = "grey"
+    )]
+    Grey = 2,
+}
+
 /// The `reference-changed` element message, posted when a scene gets its reference photo.
 ///
 /// | field | type | meaning |
@@ -42,7 +64,13 @@ pub enum ExecutionProvider {
 /// | `distance` | f64 | Euclidean distance between the normalised embeddings of the frame and the photo (0 = identical, 2 = opposite; 0 for a fixed `reference`) |
 /// | `reused` | boolean | the scene looked like an earlier one and got its reference again (`scene-memory`) |
 /// | `reused-from` | u32 | only when `reused`: that earlier scene |
-/// | `references` | array of strings | every photo colouring the scene, `reference` first (more than one with `top-k`) |
+/// | `references` | array of strings | every photo colouring the scene, `reference` first (more than one with `top-k`); empty when the scene is left grey |
+/// | `score` | f64 | the best candidate's re-ranking score (local match + 0.5 × global similarity; the global similarity alone without local descriptors; 1 for a fixed `reference`) |
+/// | `runner-up` | string | only when there was one: the second-best candidate's path |
+/// | `margin` | f64 | best score minus the runner-up's (0 without one) |
+/// | `candidates` | array of strings | the best candidates, at most three, best first |
+/// | `candidate-scores` | array of f64 | their scores |
+/// | `confident` | boolean | false when the best score was below `min-score` and `below-min-score` decided the references |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceChanged {
     pub scene: u32,
@@ -52,6 +80,11 @@ pub struct ReferenceChanged {
     pub distance: f64,
     pub reused_from: Option<u32>,
     pub references: Vec<String>,
+    pub score: f64,
+    pub runner_up: Option<String>,
+    pub margin: f64,
+    pub candidates: Vec<(String, f64)>,
+    pub confident: bool,
 }
 
 impl ReferenceChanged {
@@ -67,6 +100,18 @@ impl ReferenceChanged {
             .field("reused", self.reused_from.is_some())
             .field_if_some("reused-from", self.reused_from)
             .field("references", gst::Array::new(&self.references))
+            .field("score", self.score)
+            .field_if_some("runner-up", self.runner_up.as_ref())
+            .field("margin", self.margin)
+            .field(
+                "candidates",
+                gst::Array::new(self.candidates.iter().map(|(path, _)| path)),
+            )
+            .field(
+                "candidate-scores",
+                gst::Array::new(self.candidates.iter().map(|&(_, score)| score)),
+            )
+            .field("confident", self.confident)
             .build()
     }
 
@@ -85,18 +130,33 @@ impl ReferenceChanged {
             } else {
                 None
             },
-            references: s
-                .get::<gst::ArrayRef>("references")
-                .ok()?
-                .iter()
-                .map(|v| v.get::<String>().ok())
-                .collect::<Option<Vec<_>>>()?,
+            references: array(s, "references")?,
+            score: s.get("score").ok()?,
+            runner_up: s.get::<Option<String>>("runner-up").ok().flatten(),
+            margin: s.get("margin").ok()?,
+            candidates: array::<String>(s, "candidates")?
+                .into_iter()
+                .zip(array::<f64>(s, "candidate-scores")?)
+                .collect(),
+            confident: s.get("confident").ok()?,
         })
     }
 }
 
+fn array<T: for<'a> glib::value::FromValue<'a> + 'static>(
+    s: &gst::StructureRef,
+    name: &str,
+) -> Option<Vec<T>> {
+    s.get::<gst::ArrayRef>(name)
+        .ok()?
+        .iter()
+        .map(|v| v.get::<T>().ok())
+        .collect()
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    BelowMinScore::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "exemplarcolorize",
