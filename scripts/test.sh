@@ -7,4 +7,6 @@ cd "$ROOT"
 "$ROOT/.venv/bin/python" -m pytest -q models
 # The plugin library itself, for the tests that load it the way applications do.
 cargo build --locked --lib
+# The retrieval benchmark's small case runs that library through gst-launch.
+"$ROOT/.venv/bin/python" -m pytest -q tools
 cargo test --locked

@@ -34,6 +34,7 @@ REFERENCE_RE = re.compile(
     r"reference=\(string\)(\"(?:[^\"\\]|\\.)*\"|[^,]+), distance=\(double\)([-0-9.e+]+), "
     r"reused=\(boolean\)\w+(?:, reused-from=\(uint\)(\d+))?"
 )
+ITEM_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\s][^,]*')
 INDEX_RE = re.compile(r"index of .*: (\d+) photos \((\d+) embedded in ([0-9.]+) s")
 
 
@@ -49,11 +50,19 @@ def parse_messages(text):
         {"scene": int(m[1]), "frame": int(m[2]), "pts": int(m[3]) / 1e9, "score": float(m[4]), "kind": m[5]}
         for m in SCENE_RE.finditer(text)
     ]
-    references = [
-        {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5]),
-         "reused_from": None if m[6] is None else int(m[6])}
-        for m in REFERENCE_RE.finditer(text)
-    ]
+    references = []
+    for m in REFERENCE_RE.finditer(text):
+        line = text[m.start():text.find("\n", m.start()) % (len(text) + 1)]
+        field = lambda name, kind: re.search(rf"{name}=\({kind}\)([^,;]+)", line)
+        listed = lambda name, kind: [item.strip() for item in ITEM_RE.findall(
+            (re.search(rf"{name}=\({kind}\)<([^>]*)>", line) or [None, ""])[1])]
+        score, margin = field("score", "double"), field("margin", "double")
+        references.append(
+            {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5]),
+             "reused_from": None if m[6] is None else int(m[6]),
+             "score": float(score[1]) if score else None, "margin": float(margin[1]) if margin else None,
+             "candidates": list(zip([unescape(c) for c in listed("candidates", "string")],
+                                    [float(v) for v in listed("candidate-scores", "double")]))})
     return scenes, references
 
 
@@ -130,6 +139,16 @@ def build(args):
                 f'<figcaption>reference <b>{html.escape(pathlib.Path(ref["reference"]).name)}</b>, distance {ref["distance"]:.3f}{reused}</figcaption>{verdict}</figure>'
                 if ref and pathlib.Path(ref["reference"]).exists() else "<figure><figcaption>no reference message</figcaption></figure>"
             )
+            sure = ""
+            if ref and ref["score"] is not None:
+                sure = f', score {ref["score"]:.3f}, margin {ref["margin"]:.3f}'
+            ref_cell = ref_cell.replace("</figcaption>", f"{sure}</figcaption>", 1)
+            shortlist = "".join(
+                f'<figure class="candidate"><img src="{data_uri(thumbnail(path))}" alt="candidate {place}">'
+                f'<figcaption>{place + 1}. {html.escape(pathlib.Path(path).name)}, score {score:.3f}</figcaption></figure>'
+                for place, (path, score) in enumerate(ref["candidates"] if ref else []) if pathlib.Path(path).exists()
+            )
+            shortlist = f'<div class="row candidates"><h3>best candidates</h3>{shortlist}</div>' if shortlist else ""
             cards.append(
                 f'<section class="scene" data-scene="{s["scene"]}"><h2>Scene {s["scene"]} — frames {s["frame"]}–{end - 1}, '
                 f't = {s["pts"]:.2f} s, {s["kind"]} score {s["score"]:.2f}</h2><div class="row">'
@@ -137,7 +156,7 @@ def build(args):
                 f"{ref_cell}"
                 f'<figure><img src="{data_uri(thumbnail(colour[min(s["frame"], frames - 1)]))}" alt="colorized"><figcaption>colorized, first frame</figcaption></figure>'
                 f'<figure><img src="{data_uri(thumbnail(colour[middle]))}" alt="colorized later"><figcaption>colorized, frame {middle}</figcaption></figure>'
-                "</div></section>"
+                f"</div>{shortlist}</section>"
             )
     truth_cuts = truth["cuts"] if truth else []
     found_cuts = [s["frame"] for s in scenes[1:]]
@@ -162,6 +181,7 @@ table {{ border-collapse: collapse; }} th, td {{ text-align: left; padding: 2px 
 .scene {{ background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; margin: 12px 0; }}
 .scene h2 {{ font-size: 16px; margin: 4px 0 8px; }}
 .row {{ display: flex; gap: 12px; flex-wrap: wrap; }}
+.candidates h3 {{ width: 100%; font-size: 0.9em; margin: 8px 0 0; }} .candidate {{ width: {THUMB_WIDTH // 2}px; }} .candidate img {{ max-width: {THUMB_WIDTH // 2}px; max-height: 100px; }}
 figure {{ margin: 0; width: {THUMB_WIDTH}px; }} figure img {{ max-width: {THUMB_WIDTH}px; max-height: 200px; display: block; }}
 figcaption {{ font-size: 12px; color: #555; }} .ok {{ color: #2b8a3e; margin: 2px 0; }} .bad {{ color: #c92a2a; margin: 2px 0; }}
 .timeline {{ width: 100%; max-width: 900px; background: #fff; border: 1px solid #ddd; }}
