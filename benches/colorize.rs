@@ -105,23 +105,26 @@ impl RandomDescriptors {
             local: LocalFeatures::from_map(&map, 320, rows, cols, 16),
         }
     }
+
+    /// Adds `entries` photos with 8x8 grids.
+    fn fill(&mut self, index: &mut Index, entries: usize) {
+        for i in 0..entries {
+            let key = PhotoKey {
+                path: PathBuf::from(format!("{i}.jpg")),
+                size: 0,
+                modified_secs: 0,
+                modified_nanos: 0,
+            };
+            index.push(key, &self.descriptor(8, 8));
+        }
+    }
 }
 
 /// Milliseconds per (global search, search and re-ranking of `shortlist` candidates).
 fn rank_ms(entries: usize, shortlist: usize) -> (f64, f64) {
     let mut random = RandomDescriptors(0x2545_f491);
     let mut index = Index::new([0; 32], 1280, 320);
-    for i in 0..entries {
-        index.push(
-            PhotoKey {
-                path: PathBuf::from(format!("{i}.jpg")),
-                size: 0,
-                modified_secs: 0,
-                modified_nanos: 0,
-            },
-            &random.descriptor(8, 8),
-        );
-    }
+    random.fill(&mut index, entries);
     let frames: Vec<Descriptor> = (0..20).map(|_| random.descriptor(7, 13)).collect();
     let time = |f: &dyn Fn(&Descriptor)| {
         for frame in &frames[..3] {
@@ -148,17 +151,7 @@ fn rank_ms(entries: usize, shortlist: usize) -> (f64, f64) {
 fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
     let mut random = RandomDescriptors(0x1234_5678);
     let mut index = models.empty_index();
-    for i in 0..entries {
-        index.push(
-            PhotoKey {
-                path: PathBuf::from(format!("{i}.jpg")),
-                size: 0,
-                modified_secs: 0,
-                modified_nanos: 0,
-            },
-            &random.descriptor(8, 8),
-        );
-    }
+    random.fill(&mut index, entries);
     let (width, height) = (640, 360);
     let lightness: Vec<f32> = (0..width * height)
         .map(|i| ((i % width) as f32 / width as f32 * 100.0 + (i / width) as f32 * 0.1) % 100.0)
