@@ -63,7 +63,9 @@ fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
     );
     let answer = stdout.lines().last().unwrap();
     assert!(
-        answer.contains("-> ") && answer.contains("flower.jpg (distance 0.0000"),
+        answer.contains("-> ")
+            && answer.contains("flower.jpg (score ")
+            && answer.contains("similarity 1.0000; runner-up "),
         "{answer}"
     );
 
@@ -111,9 +113,14 @@ fn colorize_app_writes_video_and_report() {
         scenes.len()
     );
     assert_eq!(html.matches("<rect class=\"cut\"").count(), scenes.len());
+    // Per scene: grey frame, reference, two colorized frames, and the best three candidates.
     assert_eq!(
         html.matches("<img src=\"data:image/jpeg;base64,").count(),
-        4 * scenes.len()
+        7 * scenes.len()
+    );
+    assert_eq!(
+        html.matches("<figure class=\"candidate\">").count(),
+        3 * scenes.len()
     );
     assert!(
         html.contains("<tr><th>frames</th><td>238</td></tr>"),
