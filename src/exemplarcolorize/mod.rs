@@ -65,7 +65,7 @@ pub enum BelowMinScore {
 /// | `reused` | boolean | the scene looked like an earlier one and got its reference again (`scene-memory`) |
 /// | `reused-from` | u32 | only when `reused`: that earlier scene |
 /// | `references` | array of strings | every photo colouring the scene, `reference` first (more than one with `top-k`); empty when the scene is left grey |
-/// | `score` | f64 | the best candidate's re-ranking score (local match + 0.5 × global similarity; the global similarity alone without local descriptors; 1 for a fixed `reference`) |
+/// | `score` | f64 | the best candidate's re-ranking score (mean best local cosine + 2 × global cosine; the global similarity alone without local descriptors; 1 for a fixed `reference`) |
 /// | `runner-up` | string | only when there was one: the second-best candidate's path |
 /// | `margin` | f64 | best score minus the runner-up's (0 without one) |
 /// | `candidates` | array of strings | the best candidates, at most three, best first |
