@@ -88,7 +88,7 @@ fn build(models: &mut Models, refs: &Path, index_path: &Path) -> Result<Index, S
     }
     if scan.photos.is_empty() {
         return Err(format!(
-            "{} has no JPEG, PNG or WebP photos",
+            "{} has no JPEG, PNG, WebP or TIFF photos",
             refs.display()
         ));
     }

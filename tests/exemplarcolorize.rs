@@ -747,6 +747,27 @@ fn bad_libraries_give_one_clear_message_each() {
         "{failed:?}"
     );
 
+    // Photos that cannot colour anything and image kinds it cannot read: warned about, the
+    // others are used.
+    let refs = copy_refs("refs-with-useless");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([120, 120, 120]))
+        .save(refs.join("grey.png"))
+        .unwrap();
+    std::fs::write(refs.join("phone.heic"), "x").unwrap();
+    std::fs::write(refs.join("anim.gif"), "x").unwrap();
+    let messages = start_once(&refs, "");
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let warned = warnings(&messages);
+    assert!(
+        mentions(&warned, &["grey.png", "has no colour"]),
+        "{warned:?}"
+    );
+    assert!(
+        mentions(&warned, &["cannot be read: 1 .gif, 1 .heic"]),
+        "{warned:?}"
+    );
+    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
+
     // A photo too large to decode safely is skipped with a warning; the others are used.
     let refs = copy_refs("refs-with-huge");
     let mut png = image::RgbImage::new(1, 1);
@@ -1131,4 +1152,52 @@ fn an_index_of_the_previous_format_is_rebuilt_with_progress() {
     let rebuilt = read_index(&index_path);
     assert_eq!(rebuilt.len(), 9);
     assert!((1..=64).contains(&rebuilt.local(0).cells()));
+}
+
+/// Runs one 64x48 gradient frame through an element on `refs`, calling `meanwhile` after the
+/// element started (the library is indexed by then); returns the bus messages.
+fn one_frame_from_library(refs: &Path, meanwhile: impl FnOnce()) -> Vec<gst::Message> {
+    init();
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("refs", refs.to_str().unwrap())
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str("video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1");
+    h.set_sink_caps_str("video/x-raw,format=I420,width=64,height=48,framerate=25/1");
+    meanwhile();
+    let frame: Vec<u8> = (0..64 * 48).map(|i| (i % 64 * 4) as u8).collect();
+    h.push(gst::Buffer::from_mut_slice(frame)).unwrap();
+    h.pull().unwrap();
+    std::iter::from_fn(|| bus.pop()).collect()
+}
+
+#[test]
+fn a_photo_that_vanishes_mid_run_gives_way_to_the_next_best() {
+    let refs = copy_refs("vanish");
+    let first = reference_changes(&one_frame_from_library(&refs, || {}));
+    let (chosen, next) = (first[0].reference.clone(), first[0].candidates[1].0.clone());
+    let messages = one_frame_from_library(&refs, || std::fs::remove_file(&chosen).unwrap());
+    let change = &reference_changes(&messages)[0];
+    assert_eq!(change.reference, next);
+    assert_eq!(
+        change.candidates[0].0, chosen,
+        "the index still lists the vanished photo"
+    );
+    let warned = warnings(&messages);
+    assert!(
+        mentions(
+            &warned,
+            &[
+                "Scene 0",
+                &file_name(&chosen),
+                "cannot be read now",
+                "using the next best",
+                &file_name(&next)
+            ]
+        ),
+        "{warned:?}"
+    );
 }

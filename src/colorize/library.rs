@@ -12,7 +12,14 @@ use super::index::{Index, IndexError, PhotoKey};
 
 /// The index's file name inside the library folder, unless the user names another place.
 pub const INDEX_FILE_NAME: &str = ".exemplar-index";
-const PHOTO_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
+const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "tif", "tiff"];
+/// Image files this build cannot read: counted per kind so a scan can say what it left out.
+const UNSUPPORTED_IMAGE_EXTENSIONS: [&str; 10] = [
+    "gif", "heic", "heif", "avif", "bmp", "jxl", "jp2", "dng", "cr2", "nef",
+];
+/// A photo smaller than this on either side cannot be matched (the encoder's grid would be a
+/// single cell) and is refused.
+pub const MIN_PHOTO_SIDE: u32 = 16;
 /// Photos larger than this are refused before decoding, so memory stays bounded.
 pub const MAX_PHOTO_PIXELS: u64 = 64_000_000;
 
@@ -27,6 +34,23 @@ pub struct Scan {
     pub photos: Vec<Photo>,
     /// Entries that could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
+    /// Image files of kinds this build cannot read, counted by lower-case extension.
+    pub unsupported: std::collections::BTreeMap<String, usize>,
+    /// Folders reached a second time through a link (a loop such as `up -> ..`), not entered again.
+    pub revisited_folders: Vec<PathBuf>,
+}
+
+impl Scan {
+    /// "2 .gif, 1 .heic" for the unsupported image files, or `None` when there were none.
+    pub fn unsupported_summary(&self) -> Option<String> {
+        (!self.unsupported.is_empty()).then(|| {
+            self.unsupported
+                .iter()
+                .map(|(kind, count)| format!("{count} .{kind}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
 }
 
 fn is_photo(path: &Path) -> bool {
@@ -35,10 +59,25 @@ fn is_photo(path: &Path) -> bool {
         .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|p| e.eq_ignore_ascii_case(p)))
 }
 
-/// Every photo below `folder` (recursively, hidden entries skipped), sorted by path.
+/// What identifies a folder however it is reached: device and inode where the OS has them.
+#[cfg(unix)]
+fn folder_identity(metadata: &std::fs::Metadata, _path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn folder_identity(_metadata: &std::fs::Metadata, path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Every photo below `folder` (recursively, hidden entries skipped, folder links followed but
+/// each folder entered once), sorted by path.
 pub fn scan(folder: &Path) -> std::io::Result<Scan> {
     let mut scan = Scan::default();
     let mut pending = vec![folder.to_path_buf()];
+    let mut visited = std::collections::HashSet::new();
+    visited.insert(folder_identity(&std::fs::metadata(folder)?, folder));
     std::fs::read_dir(folder)?;
     while let Some(dir) = pending.pop() {
         let entries = match std::fs::read_dir(&dir) {
@@ -68,8 +107,21 @@ pub fn scan(folder: &Path) -> std::io::Result<Scan> {
                 }
             };
             if metadata.is_dir() {
-                pending.push(path);
-            } else if metadata.is_file() && is_photo(&path) {
+                if visited.insert(folder_identity(&metadata, &path)) {
+                    pending.push(path);
+                } else {
+                    scan.revisited_folders.push(path);
+                }
+            } else if metadata.is_file() && !is_photo(&path) {
+                if let Some(kind) = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .filter(|e| UNSUPPORTED_IMAGE_EXTENSIONS.contains(&e.as_str()))
+                {
+                    *scan.unsupported.entry(kind).or_default() += 1;
+                }
+            } else if metadata.is_file() {
                 let modified = metadata
                     .modified()
                     .ok()
@@ -111,9 +163,24 @@ impl fmt::Display for PhotoError {
 
 impl std::error::Error for PhotoError {}
 
-/// Decodes a JPEG, PNG or WebP photo and shrinks it so its short side is at most
+/// Decodes a JPEG, PNG, WebP or TIFF photo and shrinks it so its short side is at most
 /// `max_short_side`. Photos over `MAX_PHOTO_PIXELS` are refused from their header alone.
 pub fn load_photo(path: &Path, max_short_side: u32) -> Result<RgbPhoto, PhotoError> {
+    decode_photo(path, max_short_side, false)
+}
+
+/// `load_photo` for a library's photos: also refuses, with the reason, photos that cannot
+/// colour anything (smaller than `MIN_PHOTO_SIDE`, fully transparent, or without colour), so
+/// retrieval never picks them.
+pub fn load_library_photo(path: &Path, max_short_side: u32) -> Result<RgbPhoto, PhotoError> {
+    decode_photo(path, max_short_side, true)
+}
+
+fn decode_photo(
+    path: &Path,
+    max_short_side: u32,
+    refuse_useless: bool,
+) -> Result<RgbPhoto, PhotoError> {
     let open = || {
         image::ImageReader::open(path)
             .and_then(|r| r.with_guessed_format())
@@ -135,6 +202,9 @@ pub fn load_photo(path: &Path, max_short_side: u32) -> Result<RgbPhoto, PhotoErr
     let decoded = reader
         .decode()
         .map_err(|e| PhotoError(format!("cannot decode: {e}")))?;
+    if refuse_useless {
+        refuse_degenerate(&decoded)?;
+    }
     let short = width.min(height);
     let decoded = if short > max_short_side {
         let scale = max_short_side as f64 / short as f64;
@@ -152,6 +222,34 @@ pub fn load_photo(path: &Path, max_short_side: u32) -> Result<RgbPhoto, PhotoErr
         height: rgb.height() as usize,
         pixels: rgb.pixels().map(|p| p.0).collect(),
     })
+}
+
+/// Chroma (max − min of R, G, B) below which a pixel counts as grey: JPEG noise in a grey photo.
+const GREY_CHROMA: u8 = 3;
+
+fn refuse_degenerate(image: &image::DynamicImage) -> Result<(), PhotoError> {
+    let (width, height) = (image.width(), image.height());
+    if width < MIN_PHOTO_SIDE || height < MIN_PHOTO_SIDE {
+        return Err(PhotoError(format!(
+            "{width}x{height} is too small to match a frame; a reference needs at least \
+             {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE} pixels"
+        )));
+    }
+    if image.color().has_alpha() && image.to_rgba8().pixels().all(|p| p.0[3] == 0) {
+        return Err(PhotoError(
+            "it is fully transparent: there is no colour to take".into(),
+        ));
+    }
+    let rgb = image.to_rgb8();
+    if rgb.pixels().all(|p| {
+        let [r, g, b] = p.0;
+        r.max(g).max(b) - r.min(g).min(b) < GREY_CHROMA
+    }) {
+        return Err(PhotoError(
+            "it has no colour (every pixel is grey): it would leave scenes grey".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads an index file; `Ok(None)` when there is none yet.
@@ -392,5 +490,80 @@ mod tests {
             read_index(&dir.join("garbage")),
             Err(IndexError::NotAnIndex)
         );
+    }
+
+    #[test]
+    fn reads_tiff_and_counts_the_image_files_it_cannot_read() {
+        let dir = temp_dir("kinds");
+        write_png(&dir.join("a.png"), 4, 4, [1, 2, 3]);
+        image::RgbImage::from_pixel(32, 24, image::Rgb([200, 40, 10]))
+            .save(dir.join("scan.tif"))
+            .unwrap();
+        for name in ["x.heic", "y.HEIC", "z.gif", "notes.txt", "sidecar.xmp"] {
+            std::fs::write(dir.join(name), "x").unwrap();
+        }
+        let scan = scan(&dir).unwrap();
+        let names: Vec<_> = scan.photos.iter().map(|p| p.key.path.clone()).collect();
+        assert_eq!(
+            names,
+            vec![PathBuf::from("a.png"), PathBuf::from("scan.tif")]
+        );
+        assert_eq!(
+            scan.unsupported_summary().as_deref(),
+            Some("1 .gif, 2 .heic")
+        );
+        let tiff = load_library_photo(&dir.join("scan.tif"), 720).unwrap();
+        assert_eq!(
+            (tiff.width, tiff.height, tiff.pixels[0]),
+            (32, 24, [200, 40, 10])
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folder_links_are_followed_once_and_loops_end() {
+        let dir = temp_dir("loops");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        write_png(&dir.join("top.png"), 4, 4, [1, 2, 3]);
+        write_png(&dir.join("sub/inner.png"), 4, 4, [1, 2, 3]);
+        std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+        std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+        let scan = scan(&dir).unwrap();
+        let names: Vec<_> = scan.photos.iter().map(|p| p.key.path.clone()).collect();
+        assert_eq!(
+            names,
+            vec![PathBuf::from("sub/inner.png"), PathBuf::from("top.png")]
+        );
+        let mut revisited = scan.revisited_folders.clone();
+        revisited.sort();
+        assert_eq!(revisited, vec![dir.join("self"), dir.join("sub/up")]);
+    }
+
+    #[test]
+    fn photos_that_cannot_colour_anything_are_refused_from_the_library() {
+        let dir = temp_dir("degenerate");
+        write_png(&dir.join("tiny.png"), 1, 1, [200, 10, 10]);
+        write_png(&dir.join("grey.png"), 64, 48, [120, 120, 120]);
+        image::RgbaImage::from_pixel(64, 48, image::Rgba([200, 10, 10, 0]))
+            .save(dir.join("clear.png"))
+            .unwrap();
+        let why = |name: &str| load_library_photo(&dir.join(name), 720).unwrap_err().0;
+        assert!(
+            why("tiny.png").contains("1x1 is too small"),
+            "{}",
+            why("tiny.png")
+        );
+        assert!(
+            why("grey.png").contains("has no colour"),
+            "{}",
+            why("grey.png")
+        );
+        assert!(
+            why("clear.png").contains("fully transparent"),
+            "{}",
+            why("clear.png")
+        );
+        // A fixed reference is the user's explicit choice: only the library refuses these.
+        assert!(load_photo(&dir.join("grey.png"), 720).is_ok());
     }
 }

@@ -40,7 +40,7 @@ fn describe_lightness(
 
 /// The retrieval descriptor of a colour photo's luminance only, so it compares with grey frames.
 pub fn describe_photo(models: &mut Models, path: &Path) -> Result<Descriptor, PhotoError> {
-    let photo = library::load_photo(path, PHOTO_SHORT_SIDE)?;
+    let photo = library::load_library_photo(path, PHOTO_SHORT_SIDE)?;
     let lightness: Vec<f32> = photo
         .pixels
         .iter()

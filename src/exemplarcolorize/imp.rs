@@ -399,11 +399,30 @@ impl ExemplarColorize {
                 ("Skipping {}: {}", path.display(), why)
             );
         }
+        if let Some(summary) = scan.unsupported_summary() {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::OpenRead,
+                (
+                    "Skipping image files in {} that cannot be read: {} (convert them to JPEG, PNG, WebP or TIFF to use them)",
+                    refs.display(),
+                    summary
+                )
+            );
+        }
+        for folder in &scan.revisited_folders {
+            gst::info!(
+                CAT,
+                imp = self,
+                "not entering {} again: it links to a folder already scanned",
+                folder.display()
+            );
+        }
         if scan.photos.is_empty() {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
                 (
-                    "The refs folder {} has no photos: put colour JPEG, PNG or WebP photos in it (subfolders are searched too)",
+                    "The refs folder {} has no photos: put colour JPEG, PNG, WebP or TIFF photos in it (subfolders are searched too)",
                     refs.display()
                 )
             ));
@@ -689,26 +708,24 @@ impl ExemplarColorize {
         })
     }
 
+    /// The photo's encoding, from the cache or made now; the inner error is a photo that cannot
+    /// be read (any more), which the caller may work around.
     fn encode_reference(
         &self,
         path: &Path,
-        state_cache: Option<EncodedReference>,
-    ) -> Result<EncodedReference, gst::FlowError> {
-        if let Some(encoded) = state_cache {
-            return Ok(encoded);
+    ) -> Result<Result<EncodedReference, library::PhotoError>, gst::FlowError> {
+        if let Some(encoded) = lock(&self.state).cache.get(path).cloned() {
+            return Ok(Ok(encoded));
         }
-        let photo = library::load_photo(path, PHOTO_SHORT_SIDE).map_err(|err| {
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::Read,
-                ("Cannot read reference photo {}: {}", path.display(), err)
-            );
-            gst::FlowError::Error
-        })?;
+        let photo = match library::load_photo(path, PHOTO_SHORT_SIDE) {
+            Ok(photo) => photo,
+            Err(err) => return Ok(Err(err)),
+        };
         let short_side = lock(&self.settings).inference_size as usize;
         let (w, h) = render::working_size(photo.width, photo.height, short_side);
         let lab = retrieval::photo_lab(&photo, (w, h));
-        self.with_models(|m| m.encode_reference(&lab, w, h))?
+        let encoded = self
+            .with_models(|m| m.encode_reference(&lab, w, h))?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -716,7 +733,66 @@ impl ExemplarColorize {
                     ("Encoding reference {} failed: {}", path.display(), err)
                 );
                 gst::FlowError::Error
-            })
+            })?;
+        lock(&self.state)
+            .cache
+            .insert(path.to_path_buf(), encoded.clone());
+        Ok(Ok(encoded))
+    }
+
+    /// Encodes a scene's references. A photo that cannot be read any more (moved, deleted, a
+    /// network share gone) is replaced by the next best candidate not already used, with a
+    /// warning; `None` when no candidate can be read (the previous references stay).
+    fn encode_references(
+        &self,
+        scene: u32,
+        references: Vec<(PathBuf, f32)>,
+        ranked: &[(PathBuf, f32)],
+    ) -> Result<Option<Vec<SceneReference>>, gst::FlowError> {
+        let spare: Vec<PathBuf> = ranked
+            .iter()
+            .filter(|(path, _)| references.iter().all(|(used, _)| used != path))
+            .map(|(path, _)| path.clone())
+            .collect();
+        let mut spare = spare.into_iter();
+        let mut current = Vec::with_capacity(references.len());
+        for (path, similarity) in references {
+            let mut path = path;
+            loop {
+                match self.encode_reference(&path)? {
+                    Ok(encoded) => {
+                        current.push(SceneReference {
+                            path,
+                            encoded,
+                            similarity,
+                        });
+                        break;
+                    }
+                    Err(why) => {
+                        let next = spare.next();
+                        gst::element_imp_warning!(
+                            self,
+                            gst::ResourceError::Read,
+                            (
+                                "Scene {}: reference photo {} cannot be read now ({}): {}",
+                                scene,
+                                path.display(),
+                                why,
+                                next.as_ref().map_or_else(
+                                    || "keeping the previous scene's references".to_string(),
+                                    |next| format!("using the next best, {}", next.display())
+                                )
+                            )
+                        );
+                        match next {
+                            Some(next) => path = next,
+                            None => return Ok(None),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Some(current))
     }
 
     /// At a scene's first frame: picks and encodes its references, announces them.
@@ -734,30 +810,14 @@ impl ExemplarColorize {
             ranked,
             confident,
         } = self.choose_references(scene, lightness, width, height)?;
-        let (current, paths) = match references {
-            Some(references) => {
-                let mut current = Vec::with_capacity(references.len());
-                for (path, similarity) in &references {
-                    let cached = lock(&self.state).cache.get(path).cloned();
-                    let encoded = self.encode_reference(path, cached)?;
-                    lock(&self.state)
-                        .cache
-                        .insert(path.clone(), encoded.clone());
-                    current.push(SceneReference {
-                        encoded,
-                        similarity: *similarity,
-                        path: path.clone(),
-                    });
-                }
-                let paths: Vec<PathBuf> = references.into_iter().map(|(path, _)| path).collect();
-                (current, paths)
-            }
-            None => {
-                let current = lock(&self.state).current.clone();
-                let paths = current.iter().map(|r| r.path.clone()).collect();
-                (current, paths)
-            }
+        let current = match references {
+            Some(references) => self.encode_references(scene, references, &ranked)?,
+            None => None,
         };
+        // Keeping the previous scene's references (`below-min-score=keep`, or no chosen photo
+        // could be read).
+        let current = current.unwrap_or_else(|| lock(&self.state).current.clone());
+        let paths: Vec<PathBuf> = current.iter().map(|r| r.path.clone()).collect();
         let frame = {
             let mut state = lock(&self.state);
             state.current = current.clone();
@@ -839,7 +899,7 @@ impl ObjectImpl for ExemplarColorize {
                 path(
                     "refs",
                     "Reference folder",
-                    "Folder of colour photos (JPEG, PNG, WebP; searched recursively). At start every \
+                    "Folder of colour photos (JPEG, PNG, WebP, TIFF; searched recursively, each folder once). At start every \
                      photo's embedding is indexed; at each scene change the nearest photo colours the scene",
                 ),
                 path(
