@@ -49,6 +49,11 @@ pub struct SceneChange {
     pub scene: u32,
     pub frame: u64,
     pub pts: Option<gst::ClockTime>,
+    /// That frame's running time in its segment (what the clock and the sinks follow; it keeps
+    /// growing across seeks while `frame` restarts), when it has one.
+    pub running_time: Option<gst::ClockTime>,
+    /// That frame's stream time (its position in the media), when it has one.
+    pub stream_time: Option<gst::ClockTime>,
     pub score: f64,
     pub kind: SceneChangeKind,
 }
@@ -59,6 +64,8 @@ impl SceneChange {
             .field("scene", self.scene)
             .field("frame", self.frame)
             .field("pts", self.pts)
+            .field("running-time", self.running_time)
+            .field("stream-time", self.stream_time)
             .field("score", self.score)
             .field("kind", self.kind.as_str())
             .build()
@@ -73,6 +80,14 @@ impl SceneChange {
             scene: s.get("scene").ok()?,
             frame: s.get("frame").ok()?,
             pts: s.get::<Option<gst::ClockTime>>("pts").ok()?,
+            running_time: s
+                .get::<Option<gst::ClockTime>>("running-time")
+                .ok()
+                .flatten(),
+            stream_time: s
+                .get::<Option<gst::ClockTime>>("stream-time")
+                .ok()
+                .flatten(),
             score: s.get("score").ok()?,
             kind: SceneChangeKind::from_str(s.get::<&str>("kind").ok()?)?,
         })
@@ -108,6 +123,8 @@ mod tests {
             scene: 3,
             frame: 120,
             pts: Some(gst::ClockTime::from_mseconds(4800)),
+            running_time: Some(gst::ClockTime::from_mseconds(5800)),
+            stream_time: Some(gst::ClockTime::from_mseconds(4800)),
             score: 7.25,
             kind: SceneChangeKind::Cut,
         };
@@ -116,6 +133,8 @@ mod tests {
         assert_eq!(SceneChange::from_event(&event), Some(change));
         let untimed = SceneChange {
             pts: None,
+            running_time: None,
+            stream_time: None,
             ..change
         };
         assert_eq!(

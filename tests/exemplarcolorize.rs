@@ -52,6 +52,26 @@ fn the_used_by_pipeline_gives_each_scene_its_own_reference() {
         scenes.len(),
         "one reference-changed per scene"
     );
+    let cuts: Vec<SceneChange> = element_messages(&messages, "scene-change")
+        .iter()
+        .map(|s| SceneChange::from_structure(s).unwrap())
+        .collect();
+    assert_eq!(cuts.len(), scenes.len());
+    // One segment, starting at the first frame's timestamp (the MP4's edit list): running and
+    // stream time count from there.
+    let start = changes[0].pts.unwrap();
+    for (change, cut) in changes.iter().zip(&cuts) {
+        let since_start = change.pts.map(|pts| pts - start);
+        assert!(change.changed);
+        assert_eq!(
+            (change.running_time, change.stream_time),
+            (since_start, since_start)
+        );
+        assert_eq!(
+            (cut.pts, cut.running_time, cut.stream_time),
+            (change.pts, since_start, since_start)
+        );
+    }
     for (change, scene) in changes.iter().zip(scenes) {
         assert_eq!(change.frame, scene["first_frame"].as_u64().unwrap());
         assert_eq!(
@@ -505,6 +525,8 @@ fn harness_keeps_timestamps_and_follows_scene_change_events() {
                 scene: 7,
                 frame: 3,
                 pts: Some(gst::ClockTime::from_mseconds(120)),
+                running_time: Some(gst::ClockTime::from_mseconds(120)),
+                stream_time: Some(gst::ClockTime::from_mseconds(120)),
                 score: 9.0,
                 kind: SceneChangeKind::Cut,
             };
@@ -1028,6 +1050,8 @@ fn push_scene(h: &mut Harness, scene: u32, frame: u64, luma: &[u8]) -> gst::Buff
         scene,
         frame,
         pts: None,
+        running_time: None,
+        stream_time: None,
         score: 10.0,
         kind: SceneChangeKind::Cut,
     };
@@ -1080,7 +1104,7 @@ fn below_min_score_keeps_falls_back_or_leaves_grey() {
     element.set_property("min-score", 2.0f64);
     push_scene(&mut h, 1, 1, &luma);
     let (kept, warned) = pop_change(&bus);
-    assert!(!kept.confident);
+    assert!(!kept.confident && !kept.changed);
     assert!(
         mentions(
             &warned,
@@ -1109,6 +1133,7 @@ fn below_min_score_keeps_falls_back_or_leaves_grey() {
         fell_back.references,
         vec![fallback.to_string_lossy().into_owned()]
     );
+    assert!(fell_back.changed);
 
     element.set_property_from_str("below-min-score", "grey");
     let grey = push_scene(&mut h, 3, 3, &luma);

@@ -27,10 +27,12 @@ THUMB_WIDTH = 240
 
 SCENE_RE = re.compile(
     r"scene-change, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
+    r"(?:(?:running|stream)-time=\(guint64\)\d+, )*"
     r"score=\(double\)([-0-9.e+]+), kind=\(string\)(\w+);"
 )
 REFERENCE_RE = re.compile(
     r"reference-changed, scene=\(uint\)(\d+), frame=\(guint64\)(\d+), pts=\(guint64\)(\d+), "
+    r"(?:(?:running|stream)-time=\(guint64\)\d+, )*"
     r"reference=\(string\)(\"(?:[^\"\\]|\\.)*\"|[^,]+), distance=\(double\)([-0-9.e+]+), "
     r"reused=\(boolean\)\w+(?:, reused-from=\(uint\)(\d+))?"
 )

@@ -818,13 +818,24 @@ impl ExemplarColorize {
         // could be read).
         let current = current.unwrap_or_else(|| lock(&self.state).current.clone());
         let paths: Vec<PathBuf> = current.iter().map(|r| r.path.clone()).collect();
-        let frame = {
+        let (frame, changed) = {
             let mut state = lock(&self.state);
+            let changed = state.current.len() != current.len()
+                || state
+                    .current
+                    .iter()
+                    .zip(&current)
+                    .any(|(a, b)| a.path != b.path)
+                || scene == 0;
             state.current = current.clone();
             state.previous.clear();
             state.scene = scene;
-            state.frame
+            (state.frame, changed)
         };
+        let segment = self.obj().segment();
+        let segment = segment.downcast_ref::<gst::ClockTime>();
+        let running_time = pts.and_then(|pts| segment?.to_running_time(pts));
+        let stream_time = pts.and_then(|pts| segment?.to_stream_time(pts));
         let paths: Vec<String> = paths
             .iter()
             .map(|path| path.to_string_lossy().into_owned())
@@ -839,6 +850,8 @@ impl ExemplarColorize {
             scene,
             frame,
             pts,
+            running_time,
+            stream_time,
             reference: paths.first().cloned().unwrap_or_default(),
             distance,
             reused_from,
@@ -852,6 +865,7 @@ impl ExemplarColorize {
                 .map(|(path, score)| (path.to_string_lossy().into_owned(), *score as f64))
                 .collect(),
             confident,
+            changed,
         };
         gst::info!(
             CAT,

@@ -60,6 +60,8 @@ pub enum BelowMinScore {
 /// | `scene` | u32 | the scene (from `scenecut`'s `scene-change`, else counted by the element) |
 /// | `frame` | u64 | the scene's first frame since the stream started or was flushed |
 /// | `pts` | GstClockTime | that frame's timestamp, or none |
+/// | `running-time` | GstClockTime | that frame's running time (keeps growing across seeks, while `frame` restarts), or none |
+/// | `stream-time` | GstClockTime | that frame's stream time (its position in the media), or none |
 /// | `reference` | string | path of the chosen photo |
 /// | `distance` | f64 | Euclidean distance between the normalised embeddings of the frame and the photo (0 = identical, 2 = opposite; 0 for a fixed `reference`) |
 /// | `reused` | boolean | the scene looked like an earlier one and got its reference again (`scene-memory`) |
@@ -71,11 +73,14 @@ pub enum BelowMinScore {
 /// | `candidates` | array of strings | the best candidates, at most three, best first |
 /// | `candidate-scores` | array of f64 | their scores |
 /// | `confident` | boolean | false when the best score was below `min-score` and `below-min-score` decided the references |
+/// | `changed` | boolean | the scene's photos differ from the previous scene's (false for a scene that keeps or happens to get the same photos) |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceChanged {
     pub scene: u32,
     pub frame: u64,
     pub pts: Option<gst::ClockTime>,
+    pub running_time: Option<gst::ClockTime>,
+    pub stream_time: Option<gst::ClockTime>,
     pub reference: String,
     pub distance: f64,
     pub reused_from: Option<u32>,
@@ -85,6 +90,7 @@ pub struct ReferenceChanged {
     pub margin: f64,
     pub candidates: Vec<(String, f64)>,
     pub confident: bool,
+    pub changed: bool,
 }
 
 impl ReferenceChanged {
@@ -95,6 +101,8 @@ impl ReferenceChanged {
             .field("scene", self.scene)
             .field("frame", self.frame)
             .field("pts", self.pts)
+            .field("running-time", self.running_time)
+            .field("stream-time", self.stream_time)
             .field("reference", &self.reference)
             .field("distance", self.distance)
             .field("reused", self.reused_from.is_some())
@@ -112,6 +120,7 @@ impl ReferenceChanged {
                 gst::Array::new(self.candidates.iter().map(|&(_, score)| score)),
             )
             .field("confident", self.confident)
+            .field("changed", self.changed)
             .build()
     }
 
@@ -123,6 +132,8 @@ impl ReferenceChanged {
             scene: s.get("scene").ok()?,
             frame: s.get("frame").ok()?,
             pts: s.get("pts").ok()?,
+            running_time: s.get("running-time").ok()?,
+            stream_time: s.get("stream-time").ok()?,
             reference: s.get("reference").ok()?,
             distance: s.get("distance").ok()?,
             reused_from: if s.get("reused").ok()? {
@@ -139,6 +150,7 @@ impl ReferenceChanged {
                 .zip(array::<f64>(s, "candidate-scores")?)
                 .collect(),
             confident: s.get("confident").ok()?,
+            changed: s.get("changed").ok()?,
         })
     }
 }

@@ -298,10 +298,13 @@ impl SceneCut {
             let frame = state.run_first_frame + decision.frame;
             self.log_verdict(frame, decision.diff, decision.verdict);
             if let Some((kind, score)) = decision.scene_kind() {
+                let segment = &state.output_segment;
                 let change = SceneChange {
                     scene: state.next_scene,
                     frame,
                     pts: buffer.pts(),
+                    running_time: buffer.pts().and_then(|pts| segment.to_running_time(pts)),
+                    stream_time: buffer.pts().and_then(|pts| segment.to_stream_time(pts)),
                     score,
                     kind: match kind {
                         detector::Kind::Cut => SceneChangeKind::Cut,
@@ -321,7 +324,7 @@ impl SceneCut {
                 );
                 outputs.push(Output::Event(change.to_event()));
                 if settings.force_keyframes {
-                    outputs.push(Output::Event(Self::force_key_unit(state, &change)));
+                    outputs.push(Output::Event(Self::force_key_unit(&change)));
                 }
                 outputs.push(Output::Message(change.to_message(&*self.obj())));
             }
@@ -394,12 +397,11 @@ impl SceneCut {
         }
     }
 
-    fn force_key_unit(state: &State, change: &SceneChange) -> gst::Event {
-        let segment = &state.output_segment;
+    fn force_key_unit(change: &SceneChange) -> gst::Event {
         gst_video::DownstreamForceKeyUnitEvent::builder()
             .timestamp(change.pts)
-            .stream_time(change.pts.and_then(|pts| segment.to_stream_time(pts)))
-            .running_time(change.pts.and_then(|pts| segment.to_running_time(pts)))
+            .stream_time(change.stream_time)
+            .running_time(change.running_time)
             .all_headers(true)
             .count(change.scene)
             .build()
