@@ -37,6 +37,11 @@ REFERENCE_RE = re.compile(
     r"reused=\(boolean\)\w+(?:, reused-from=\(uint\)(\d+))?"
 )
 ITEM_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\s][^,]*')
+WARNING_RE = re.compile(r"^WARNING: from element (\S+): (.*)$", re.M)
+MODELS_RE = re.compile(r"models loaded in \d+ ms on (\w+) \(runtime (.*?), encoder (.*?), colorizer (.*?)\)")
+KIND_COLOURS = {"cut": "#d9480f", "fade": "#1c7ed6", "dissolve": "#7048e8"}
+KIND_SCORES = {"cut": "frame difference / window mean", "fade": "old shot's mean luma / darkest frame's",
+               "dissolve": "lower shot contrast / contrast midway"}
 INDEX_RE = re.compile(r"index of .*: (\d+) photos \((\d+) embedded in ([0-9.]+) s")
 
 
@@ -59,9 +64,11 @@ def parse_messages(text):
         listed = lambda name, kind: [item.strip() for item in ITEM_RE.findall(
             (re.search(rf"{name}=\({kind}\)<([^>]*)>", line) or [None, ""])[1])]
         score, margin = field("score", "double"), field("margin", "double")
+        changed = field("changed", "boolean")
         references.append(
             {"scene": int(m[1]), "frame": int(m[2]), "reference": unescape(m[4]), "distance": float(m[5]),
              "reused_from": None if m[6] is None else int(m[6]),
+             "changed": changed is None or changed[1] == "true",
              "score": float(score[1]) if score else None, "margin": float(margin[1]) if margin else None,
              "candidates": list(zip([unescape(c) for c in listed("candidates", "string")],
                                     [float(v) for v in listed("candidate-scores", "double")]))})
@@ -93,20 +100,29 @@ def thumbnail(path):
 
 
 def timeline_svg(scenes, frames, truth_cuts):
-    width, height, top = 900, 150, 20
+    """One row per kind of scene start, each scaled to its own highest score (the kinds' scores
+    measure different things)."""
+    kinds = [k for k in KIND_COLOURS if any(s["kind"] == k for s in scenes[1:])] or ["cut"]
+    width, row, top = 900, 90, 10
+    height = top + row * len(kinds) + 20
     x = lambda f: 30 + (width - 60) * f / max(1, frames - 1)  # noqa: E731
-    max_score = max([s["score"] for s in scenes] + [1.0])
-    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="timeline of cuts">',
-             f'<line x1="30" y1="{height - 25}" x2="{width - 30}" y2="{height - 25}" stroke="#888"/>']
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="timeline of scene starts">']
     for cut in truth_cuts:
-        parts.append(f'<line x1="{x(cut):.1f}" y1="{top}" x2="{x(cut):.1f}" y2="{height - 25}" stroke="#bbb" stroke-dasharray="3,3"/>')
-    for s in scenes:
-        h = (height - 25 - top) * s["score"] / max_score
-        parts.append(
-            f'<rect class="cut" x="{x(s["frame"]) - 3:.1f}" y="{height - 25 - h:.1f}" width="6" height="{h:.1f}" fill="#d9480f">'
-            f'<title>scene {s["scene"]} at frame {s["frame"]}, score {s["score"]:.2f}</title></rect>'
-            f'<text x="{x(s["frame"]):.1f}" y="{height - 8}" font-size="11" text-anchor="middle">{s["frame"]}</text>'
-        )
+        parts.append(f'<line x1="{x(cut):.1f}" y1="{top}" x2="{x(cut):.1f}" y2="{height - 20}" stroke="#bbb" stroke-dasharray="3,3"/>')
+    for place, kind in enumerate(kinds):
+        base = top + row * (place + 1) - 15
+        parts.append(f'<line x1="30" y1="{base}" x2="{width - 30}" y2="{base}" stroke="#888"/>'
+                     f'<text x="{width - 28}" y="{base}" font-size="11">{kind}</text>')
+        max_score = max([s["score"] for s in scenes if s["kind"] == kind] + [1e-9])
+        for s in scenes:
+            if s["kind"] != kind:
+                continue
+            h = (row - 30) * s["score"] / max_score
+            parts.append(
+                f'<rect class="{kind}" x="{x(s["frame"]) - 3:.1f}" y="{base - h:.1f}" width="6" height="{h:.1f}" fill="{KIND_COLOURS[kind]}">'
+                f'<title>scene {s["scene"]} at frame {s["frame"]}, {kind} score {s["score"]:.2f}</title></rect>'
+                f'<text x="{x(s["frame"]):.1f}" y="{base + 12}" font-size="11" text-anchor="middle">{s["frame"]}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -165,8 +181,20 @@ def build(args):
     totals = [
         ("frames", frames),
         ("scenes", len(scenes)),
-        ("reference switches", len(references)),
+        ("reference switches (scenes after the first whose photos changed)",
+         sum(1 for r in references if r["scene"] > 0 and r["changed"])),
+        ("scenes that reused an earlier scene's reference", sum(1 for r in references if r["reused_from"] is not None)),
     ]
+    if args.pipeline:
+        totals.append(("pipeline", args.pipeline))
+    version = plugin_version()
+    if version:
+        totals.append(("plugin", version))
+    debug = pathlib.Path(args.debug_log).read_text(errors="replace") if args.debug_log and pathlib.Path(args.debug_log).exists() else ""
+    models = MODELS_RE.search(debug)
+    if models:
+        totals.append(("models", f"encoder {models[3]}, colorizer {models[4]}"))
+        totals.append(("runtime", f"{models[2]} ({models[1]})"))
     if args.elapsed:
         totals.append(("processing speed", f"{frames / args.elapsed:.1f} frames/s ({args.elapsed:.1f} s)"))
     if index:
@@ -175,6 +203,9 @@ def build(args):
         hits = sum(1 for c in found_cuts if any(abs(c - t) <= 2 for t in truth_cuts))
         totals.append(("cuts vs ground truth", f"{hits} of {len(found_cuts)} found cuts are true; {len(truth_cuts)} true cuts"))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in totals)
+    warned = [(element.rsplit(":", 1)[-1], text) for element, text in WARNING_RE.findall(text)]
+    warnings = ("<h2>Warnings</h2><ul class=\"warnings\">" + "".join(
+        f"<li>{html.escape(element)}: {html.escape(message)}</li>" for element, message in warned) + "</ul>") if warned else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>gst-exemplar colorization report</title>
 <style>
@@ -191,14 +222,26 @@ figcaption {{ font-size: 12px; color: #555; }} .ok {{ color: #2b8a3e; margin: 2p
 <h1>Colorization report</h1>
 <p>Input <code>{html.escape(str(args.grey))}</code> → output <code>{html.escape(str(args.colour))}</code></p>
 <table class="totals">{rows}</table>
-<h2>Timeline of cuts</h2>
-<p>Bars: cuts found by <code>scenecut</code>, height = score (frame difference / window mean){"; dashed lines: true cuts" if truth else ""}.</p>
+{warnings}
+<h2>Timeline of scene starts</h2>
+<p>Bars: scene starts found by <code>scenecut</code>, one row per kind, height = score relative to the
+highest of its kind ({"; ".join(f"{k}: {v}" for k, v in KIND_SCORES.items())}){"; dashed lines: true cuts" if truth else ""}.</p>
 {timeline_svg(scenes, frames, truth_cuts)}
 {"".join(cards)}
 </body></html>
 """
     pathlib.Path(args.out).write_text(page)
     return len(scenes), frames
+
+
+def plugin_version():
+    """The exemplar plugin's version as gst-inspect-1.0 reports it, if it can be found."""
+    try:
+        out = subprocess.run(["gst-inspect-1.0", "exemplar"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"^\s*Version\s+(\S+)", out, re.M)
+    return match[1] if match else None
 
 
 def main():
@@ -209,6 +252,7 @@ def main():
     parser.add_argument("--colour", required=True, type=pathlib.Path)
     parser.add_argument("--truth", type=pathlib.Path)
     parser.add_argument("--elapsed", type=float, help="wall time of the run in seconds")
+    parser.add_argument("--pipeline", help="the pipeline that ran, with the elements' settings")
     parser.add_argument("--out", required=True, type=pathlib.Path)
     args = parser.parse_args()
     scenes, frames = build(args)
