@@ -204,7 +204,7 @@ fn main() {
         );
     }
     let _ = std::fs::remove_file(&index);
-    let dir = inference::default_model_dir().expect("models: run bash scripts/setup.sh");
+    let dir = inference::default_model_dir().unwrap_or_else(|e| panic!("{e}"));
     let mut models = Models::load(
         &dir.join(inference::ENCODER_FILE),
         &dir.join(inference::COLORIZER_FILE),

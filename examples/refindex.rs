@@ -62,10 +62,10 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
 }
 
 fn load_models(dir: Option<&Path>) -> Result<Models, String> {
-    let dir = dir
-        .map(Path::to_path_buf)
-        .or_else(inference::default_model_dir)
-        .ok_or("no models found: run `bash scripts/setup.sh` or pass --models DIR")?;
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => inference::default_model_dir().map_err(|e| format!("{e}; or pass --models DIR"))?,
+    };
     Models::load(
         &dir.join(inference::ENCODER_FILE),
         &dir.join(inference::COLORIZER_FILE),

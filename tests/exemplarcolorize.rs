@@ -736,8 +736,43 @@ fn a_missing_or_wrong_onnx_runtime_is_a_clear_error_at_ready() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success());
     assert!(
-        stderr.contains(&format!("cannot load ONNX Runtime from {libc}")),
+        stderr.contains(&format!("cannot load ONNX Runtime from {libc}"))
+            && stderr.contains("it is what ORT_DYLIB_PATH names")
+            && stderr.contains("`pip install 'onnxruntime>=1.31'`"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_wrong_model_folder_or_model_path_is_named_in_the_error() {
+    let (media, _) = media();
+    let pipeline = format!(
+        "videotestsrc num-buffers=1 ! exemplarcolorize reference={} ! fakesink",
+        media.join("refs/coffee.jpg").display()
+    );
+    let wrong_dir = gst_launch(&pipeline, &[("EXEMPLAR_MODEL_DIR", "/nonexistent/models")]);
+    let stderr = String::from_utf8_lossy(&wrong_dir.stderr);
+    assert!(!wrong_dir.status.success());
+    assert!(
+        stderr.contains("EXEMPLAR_MODEL_DIR names /nonexistent/models, which has no encoder.onnx"),
+        "{stderr}"
+    );
+
+    init();
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("colorizer-model", "/nonexistent/my-colorizer.onnx")
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    assert!(element.set_state(gst::State::Ready).is_err());
+    let failed = errors(&std::iter::from_fn(|| bus.pop()).collect::<Vec<_>>());
+    assert!(
+        mentions(
+            &failed,
+            &["the colorizer-model property names /nonexistent/my-colorizer.onnx, which does not exist"]
+        ) && !mentions(&failed, &["colorizer_reference"]),
+        "{failed:?}"
     );
 }
 

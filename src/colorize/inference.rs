@@ -89,19 +89,58 @@ fn matching_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     found
 }
 
-/// The default folder of the models: the first that holds an encoder.
-pub fn default_model_dir() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
+/// What to do about missing models, for a packaged install and for a source checkout.
+fn model_advice() -> String {
+    let packaged = INSTALLED_DATADIR.map_or(String::new(), |datadir| {
+        format!(
+            "an installed plugin expects them in {}/models (reinstall the package, or run \
+             `meson install` again from a checkout where `bash scripts/setup.sh` has built them); ",
+            datadir
+        )
+    });
+    format!(
+        "{packaged}a source checkout builds them with `bash scripts/setup.sh`; or set \
+         EXEMPLAR_MODEL_DIR to a folder with {ENCODER_FILE}, {COLORIZER_FILE} and {REFERENCE_FILE}, \
+         or the encoder-model and colorizer-model properties"
+    )
+}
+
+/// The default folder of the models. An explicit `EXEMPLAR_MODEL_DIR` is the user's choice:
+/// used or refused with the reason, never passed over. Otherwise the first of the installed
+/// data folder and the source tree's `generated/models` that holds an encoder.
+pub fn default_model_dir() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("EXEMPLAR_MODEL_DIR") {
-        candidates.push(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        if dir.join(ENCODER_FILE).is_file() {
+            return Ok(dir);
+        }
+        return Err(format!(
+            "EXEMPLAR_MODEL_DIR names {}, which has no {ENCODER_FILE}: point it at a folder \
+             with {ENCODER_FILE}, {COLORIZER_FILE} and {REFERENCE_FILE}, or unset it to use the \
+             default models",
+            dir.display()
+        ));
     }
+    let mut candidates = Vec::new();
     if let Some(datadir) = INSTALLED_DATADIR {
         candidates.push(Path::new(datadir).join("models"));
     }
     candidates.push(Path::new(SOURCE_TREE).join("generated/models"));
     candidates
-        .into_iter()
+        .iter()
         .find(|dir| dir.join(ENCODER_FILE).is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "no default models: searched {}; {}",
+                candidates
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                model_advice()
+            )
+        })
 }
 
 static ENVIRONMENT: OnceLock<(ort::environment::Environment, PathBuf)> = OnceLock::new();
@@ -138,6 +177,20 @@ pub fn environment() -> Result<&'static (ort::environment::Environment, PathBuf)
             .cloned()
             .unwrap_or_else(|| PathBuf::from("libonnxruntime.so.1")),
     };
+    let searched = || {
+        let mut places = vec!["ORT_DYLIB_PATH (unset)".to_string()];
+        if let Some(datadir) = INSTALLED_DATADIR {
+            places.push(format!("{datadir}/onnxruntime"));
+        }
+        places.push(format!(
+            "{}",
+            Path::new(SOURCE_TREE)
+                .join(".venv/lib/python*/site-packages/onnxruntime/capi")
+                .display()
+        ));
+        places.push("libonnxruntime.so.1 on the library path".to_string());
+        places.join(", ")
+    };
     let builder = std::panic::catch_unwind(|| ort::init_from(&path))
         .map_err(|_| {
             InferenceError(format!(
@@ -146,16 +199,19 @@ pub fn environment() -> Result<&'static (ort::environment::Environment, PathBuf)
             ))
         })?
         .map_err(|err| {
+            let how = if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+                "it is what ORT_DYLIB_PATH names".to_string()
+            } else {
+                format!(
+                    "searched, in order, until the first that exists: {}",
+                    searched()
+                )
+            };
             InferenceError(format!(
-                "cannot load ONNX Runtime from {}: {err}. Install it with `pip install \
-                 onnxruntime>=1.31` and set ORT_DYLIB_PATH to the absolute path of its \
-                 onnxruntime/capi/libonnxruntime.so.1.* (tried, in order: {})",
-                path.display(),
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "cannot load ONNX Runtime from {}: {err} ({how}). Install it with \
+                 `pip install 'onnxruntime>=1.31'` and set ORT_DYLIB_PATH to the absolute path \
+                 of its onnxruntime/capi/libonnxruntime.so.1.*",
+                path.display()
             ))
         })?;
     let environment = builder.with_name("gst-exemplar").build().map_err(|err| {

@@ -268,33 +268,41 @@ fn format_list(formats: &[gst_video::VideoFormat]) -> gst::List {
 
 impl ExemplarColorize {
     fn model_paths(settings: &Settings) -> Result<(PathBuf, PathBuf, PathBuf), String> {
-        let default_dir = inference::default_model_dir();
-        let pick = |property: &Option<String>, file: &str, name: &str| {
-            property
-                .as_ref()
-                .map(PathBuf::from)
-                .or_else(|| default_dir.as_ref().map(|d| d.join(file)))
-                .ok_or_else(|| {
-                    format!(
-                        "no {name} model: set the {name}-model property, set EXEMPLAR_MODEL_DIR \
-                         to a folder with {file}, or run `bash scripts/setup.sh` to build the \
-                         default models"
-                    )
-                })
+        // A path the user set must exist: otherwise the first model loaded (maybe a sibling
+        // derived from it) would be the one named in the error.
+        let explicit = |property: &Option<String>, name: &str| {
+            property.as_ref().map(PathBuf::from).map(|path| {
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(format!(
+                        "the {name} property names {}, which does not exist",
+                        path.display()
+                    ))
+                }
+            })
         };
-        let encoder = pick(&settings.encoder_model, inference::ENCODER_FILE, "encoder")?;
-        let colorizer = pick(
-            &settings.colorizer_model,
-            inference::COLORIZER_FILE,
-            "colorizer",
-        )?;
-        let reference = match &settings.colorizer_reference_model {
-            Some(path) => PathBuf::from(path),
-            None => colorizer
+        let encoder = explicit(&settings.encoder_model, "encoder-model").transpose()?;
+        let colorizer = explicit(&settings.colorizer_model, "colorizer-model").transpose()?;
+        let reference = explicit(
+            &settings.colorizer_reference_model,
+            "colorizer-reference-model",
+        )
+        .transpose()?;
+        let encoder = match encoder {
+            Some(path) => path,
+            None => inference::default_model_dir()?.join(inference::ENCODER_FILE),
+        };
+        let colorizer = match colorizer {
+            Some(path) => path,
+            None => inference::default_model_dir()?.join(inference::COLORIZER_FILE),
+        };
+        let reference = reference.unwrap_or_else(|| {
+            colorizer
                 .parent()
                 .unwrap_or(Path::new("."))
-                .join(inference::REFERENCE_FILE),
-        };
+                .join(inference::REFERENCE_FILE)
+        });
         Ok((encoder, colorizer, reference))
     }
 
