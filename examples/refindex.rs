@@ -127,7 +127,7 @@ fn run(options: Options) -> Result<(), String> {
     let index_path = options
         .index
         .clone()
-        .unwrap_or_else(|| options.refs.join(library::INDEX_FILE_NAME));
+        .unwrap_or_else(|| library::default_index_path(&options.refs));
     let mut models = load_models(options.models.as_deref())?;
     let index = build(&mut models, &options.refs, &index_path)?;
     if options.command == "query" {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gstexemplar::colorize::index::Index;
+use gstexemplar::colorize::library;
 
 mod common;
 use common::*;
@@ -48,7 +49,7 @@ fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
     let tool = example("refindex");
     let (stdout, _) = run_ok(Command::new(&tool).arg("build").arg(&refs));
     assert!(stdout.contains("9 photos (9 embedded"), "{stdout}");
-    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
+    assert_eq!(read_index(&library::default_index_path(&refs)).len(), 9);
 
     let (media, _) = media();
     let (stdout, _) = run_ok(

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 use gstexemplar::colorize::index::Index;
+use gstexemplar::colorize::library;
 use gstexemplar::exemplarcolorize::ReferenceChanged;
 use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 
@@ -86,8 +87,10 @@ fn the_used_by_pipeline_gives_each_scene_its_own_reference() {
         (0..scenes.len() as u32).collect::<Vec<_>>()
     );
     assert!(std::fs::metadata(&output).unwrap().len() > 100_000);
-    // The index was written next to the photos and covers all of them.
-    let index = Index::from_bytes(&std::fs::read(refs.join(".exemplar-index")).unwrap()).unwrap();
+    // The index was written to the per-user cache, not into the library, and covers every photo.
+    assert!(!refs.join(".exemplar-index").exists());
+    let index =
+        Index::from_bytes(&std::fs::read(library::default_index_path(&refs)).unwrap()).unwrap();
     assert_eq!(
         index.len(),
         scenes.len() + meta["distractors"].as_array().unwrap().len()
@@ -262,7 +265,7 @@ fn index_updates_incrementally() {
     std::fs::rename(&new_photo, &held_back).unwrap();
     let messages = start_once(&refs, "");
     assert!(has_eos(&messages), "{:?}", errors(&messages));
-    let index_path = refs.join(".exemplar-index");
+    let index_path = library::default_index_path(&refs);
     let first = read_index(&index_path);
     assert_eq!(first.len(), 8);
 
@@ -302,7 +305,8 @@ fn index_updates_incrementally() {
 #[test]
 fn a_corrupt_index_is_rebuilt_with_a_warning() {
     let refs = copy_refs("corrupt");
-    let index_path = refs.join(".exemplar-index");
+    let index_path = library::default_index_path(&refs);
+    std::fs::create_dir_all(index_path.parent().unwrap()).unwrap();
     std::fs::write(&index_path, b"GSTEXIDX\x01\x00\x00\x00 then garbage").unwrap();
     let messages = start_once(&refs, "");
     assert!(has_eos(&messages), "{:?}", errors(&messages));
@@ -310,7 +314,10 @@ fn a_corrupt_index_is_rebuilt_with_a_warning() {
     assert!(
         mentions(
             &warned,
-            &["Rebuilding the reference index", ".exemplar-index"]
+            &[
+                "Rebuilding the reference index",
+                &index_path.to_string_lossy()
+            ]
         ),
         "{warned:?}"
     );
@@ -335,7 +342,7 @@ fn a_corrupt_index_is_rebuilt_with_a_warning() {
 #[test]
 fn an_index_from_another_model_is_rebuilt() {
     let refs = copy_refs("other-model");
-    let index_path = refs.join(".exemplar-index");
+    let index_path = library::default_index_path(&refs);
     assert!(has_eos(&start_once(&refs, "")));
     let original = read_index(&index_path);
     let mut foreign = Index::new([0xab; 32], original.dimension(), original.local_dimension());
@@ -367,7 +374,7 @@ fn unreadable_photos_are_skipped_with_a_warning_naming_them() {
     let truncated_skipped = mentions(&warned, &["truncated.jpg"]);
     println!("truncated JPEG skipped: {truncated_skipped}");
     assert_eq!(
-        read_index(&refs.join(".exemplar-index")).len(),
+        read_index(&library::default_index_path(&refs)).len(),
         9 + usize::from(!truncated_skipped)
     );
 }
@@ -410,7 +417,7 @@ fn photos_with_non_utf8_names_are_indexed_and_chosen() {
         changes[0].reference
     );
     assert_eq!(
-        read_index(&refs.join(".exemplar-index"))
+        read_index(&library::default_index_path(&refs))
             .key(0)
             .path
             .as_os_str(),
@@ -823,7 +830,7 @@ fn bad_libraries_give_one_clear_message_each() {
         mentions(&warned, &["cannot be read: 1 .gif, 1 .heic"]),
         "{warned:?}"
     );
-    assert_eq!(read_index(&refs.join(".exemplar-index")).len(), 9);
+    assert_eq!(read_index(&library::default_index_path(&refs)).len(), 9);
 
     // A photo too large to decode safely is skipped with a warning; the others are used.
     let refs = copy_refs("refs-with-huge");
@@ -1185,7 +1192,7 @@ fn below_min_score_keeps_falls_back_or_leaves_grey() {
 #[test]
 fn an_index_of_the_previous_format_is_rebuilt_with_progress() {
     let refs = copy_refs("version-1");
-    let index_path = refs.join(".exemplar-index");
+    let index_path = library::default_index_path(&refs);
     assert!(has_eos(&start_once(&refs, "")));
     // A version 1 file: same magic, version 1, the rest as it was then.
     let mut old = std::fs::read(&index_path).unwrap();

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use super::descriptor::Descriptor;
 use super::index::{Index, IndexError, PhotoKey};
 
-/// The index's file name inside the library folder, unless the user names another place.
+/// The index's file name inside the library folder when there is no per-user cache folder
+/// (no `XDG_CACHE_HOME` and no `HOME`).
 pub const INDEX_FILE_NAME: &str = ".exemplar-index";
 const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "tif", "tiff"];
 /// Image files this build cannot read: counted per kind so a scan can say what it left out.
@@ -252,6 +253,46 @@ fn refuse_degenerate(image: &image::DynamicImage) -> Result<(), PhotoError> {
     Ok(())
 }
 
+/// Where a library's index lives unless the user names a place: in the per-user cache folder
+/// (`$XDG_CACHE_HOME`, else `~/.cache`), `gst-exemplar/indexes/`, under a name made of the
+/// SHA-256 of the library's absolute path and its folder name, so a library kept read-only or
+/// under fixity checks is never written to and each library keeps its own index.
+pub fn default_index_path(library: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".cache"))
+        });
+    let Some(cache) = cache else {
+        return library.join(INDEX_FILE_NAME);
+    };
+    let absolute = std::fs::canonicalize(library).unwrap_or_else(|_| library.to_path_buf());
+    let digest = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name: String = absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    cache
+        .join("gst-exemplar/indexes")
+        .join(format!("{hex}-{name}.index"))
+}
+
 /// Reads an index file; `Ok(None)` when there is none yet.
 pub fn read_index(path: &Path) -> Result<Option<Index>, IndexError> {
     match std::fs::read(path) {
@@ -262,9 +303,10 @@ pub fn read_index(path: &Path) -> Result<Option<Index>, IndexError> {
 }
 
 /// Writes the index through a temporary file renamed into place, so a crash or a concurrent
-/// reader never sees half a file.
+/// reader never sees half a file; missing parent folders are created.
 pub fn write_index(path: &Path, index: &Index) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -565,5 +607,26 @@ mod tests {
         );
         // A fixed reference is the user's explicit choice: only the library refuses these.
         assert!(load_photo(&dir.join("grey.png"), 720).is_ok());
+    }
+
+    #[test]
+    fn each_library_gets_its_own_index_in_the_cache_and_folders_are_made() {
+        let dir = temp_dir("default-index");
+        std::fs::create_dir_all(dir.join("a/photos")).unwrap();
+        std::fs::create_dir_all(dir.join("b/photos")).unwrap();
+        let a = default_index_path(&dir.join("a/photos"));
+        let b = default_index_path(&dir.join("b/photos"));
+        assert_ne!(a, b);
+        assert_eq!(a, default_index_path(&dir.join("a/../a/photos")));
+        assert!(!a.starts_with(&dir), "{}", a.display());
+        assert!(a.to_string_lossy().contains("gst-exemplar/indexes/"));
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with("-photos.index"));
+        let nested = dir.join("new/deeper/library.index");
+        write_index(&nested, &Index::new([0; 32], 1, 0)).unwrap();
+        assert_eq!(read_index(&nested).unwrap().unwrap().len(), 0);
     }
 }

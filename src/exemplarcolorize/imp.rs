@@ -439,7 +439,7 @@ impl ExemplarColorize {
             .index_location
             .as_ref()
             .map(PathBuf::from)
-            .unwrap_or_else(|| refs.join(library::INDEX_FILE_NAME));
+            .unwrap_or_else(|| library::default_index_path(&refs));
         let previous = match library::read_index(&index_path) {
             Ok(index) => index,
             Err(err) => {
@@ -932,7 +932,9 @@ impl ObjectImpl for ExemplarColorize {
                 path(
                     "index-location",
                     "Index location",
-                    "File of the persistent retrieval index (default: .exemplar-index inside refs)",
+                    "File of the persistent retrieval index (default: a file named after the refs folder \
+                     in the per-user cache folder, $XDG_CACHE_HOME or ~/.cache, under gst-exemplar/indexes; \
+                     missing folders are created)",
                 ),
                 path(
                     "encoder-model",
