@@ -10,7 +10,7 @@ use gst_check::Harness;
 use gstexemplar::scene_change::SceneChange;
 
 mod common;
-use common::{errors, init, media};
+use common::{errors, has_eos, init, launch, media, run_to_end, temp_dir};
 
 const W: usize = 64;
 const H: usize = 48;
@@ -697,4 +697,71 @@ fn flashes_are_not_cuts_and_every_cut_is_found_in_the_transitions_clip() {
         unfiltered.len() > starts.len(),
         "{unfiltered:?} vs {starts:?}"
     );
+}
+
+/// The A/V transcode of README: `queue` on the audio branch.
+fn av_transcode(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    audio_queue: &str,
+) -> gst::Pipeline {
+    launch(&format!(
+        "filesrc location={} ! qtdemux name=d d.video_0 ! queue ! decodebin ! videoconvert ! scenecut \
+         ! x264enc tune=zerolatency ! mux. d.audio_0 ! {audio_queue} ! aacparse ! mux. mp4mux name=mux \
+         ! filesink location={}",
+        input.display(),
+        output.display()
+    ))
+}
+
+#[test]
+fn an_audio_queue_shorter_than_the_lookahead_stalls_with_a_warning_and_a_longer_one_does_not() {
+    let dir = temp_dir("av");
+    let input = dir.join("av.mp4");
+    let made = run_to_end(&launch(&format!(
+        "videotestsrc num-buffers=150 pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 \
+         ! x264enc ! mp4mux name=m ! filesink location={} audiotestsrc num-buffers=300 \
+         samplesperbuffer=1024 ! audio/x-raw,rate=48000 ! avenc_aac ! m.",
+        input.display()
+    )));
+    assert!(has_eos(&made), "{:?}", errors(&made));
+
+    // The audio queue's default 1 s fills before scenecut's 1.16 s lookahead: nothing flows.
+    let stalled = av_transcode(&input, &dir.join("stalled.mp4"), "queue");
+    let bus = stalled.bus().unwrap();
+    stalled.set_state(gst::State::Playing).unwrap();
+    let warning =
+        bus.iter_timed(gst::ClockTime::from_seconds(20))
+            .find_map(|message| match message.view() {
+                gst::MessageView::Warning(w) => Some(w.error().to_string()),
+                gst::MessageView::Eos(_) => Some("EOS instead of a stall".into()),
+                _ => None,
+            });
+    stalled.set_state(gst::State::Null).unwrap();
+    let warning = warning.expect("a stall warning within 20 s");
+    assert!(
+        warning.contains("scenecut has held")
+            && warning.contains("holds back 29 frames (1.16 s of lookahead)")
+            && warning.contains("queue max-size-time=5000000000"),
+        "{warning}"
+    );
+
+    let output = dir.join("fixed.mp4");
+    let fixed = run_to_end(&av_transcode(
+        &input,
+        &output,
+        "queue max-size-time=5000000000 max-size-bytes=0 max-size-buffers=0",
+    ));
+    assert!(has_eos(&fixed), "{:?}", errors(&fixed));
+    assert!(
+        !fixed
+            .iter()
+            .any(|m| matches!(m.view(), gst::MessageView::Warning(_))),
+        "no stall warning when nothing stalls"
+    );
+    let streams = run_to_end(&launch(&format!(
+        "filesrc location={} ! qtdemux name=d d.video_0 ! queue ! fakesink d.audio_0 ! queue ! fakesink",
+        output.display()
+    )));
+    assert!(has_eos(&streams), "{:?}", errors(&streams));
 }

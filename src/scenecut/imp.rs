@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -22,6 +24,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_ANALYSIS_WIDTH: u32 = 320;
 const DEFAULT_FORCE_KEYFRAMES: bool = false;
+/// How often the stall watchdog looks, and the shortest wait it calls a stall.
+const STALL_CHECK_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(500);
+const MIN_STALL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -71,6 +76,9 @@ struct State {
     output_segment: gst::FormattedSegment<gst::ClockTime>,
     /// Duration of the latest buffer that had one, for the latency of 0/1-framerate streams.
     last_buffer_duration: Option<gst::ClockTime>,
+    /// When the latest buffer arrived, and whether the stall since then was reported.
+    last_input: Option<Instant>,
+    stall_reported: bool,
 }
 
 impl State {
@@ -86,6 +94,8 @@ impl State {
             next_scene: 0,
             output_segment: gst::FormattedSegment::new(),
             last_buffer_duration: None,
+            last_input: None,
+            stall_reported: false,
         }
     }
 
@@ -109,6 +119,10 @@ pub struct SceneCut {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// True while a push downstream is in progress: waiting there is downstream's business (a
+    /// paused sink), not a stall of ours.
+    pushing: AtomicBool,
+    stall_watchdog: Mutex<Option<gst::PeriodicClockId>>,
 }
 
 /// The luma layout of every format the element accepts.
@@ -226,6 +240,8 @@ impl SceneCut {
             );
             state.detector.push_frame(diffs);
             state.frames_received += 1;
+            state.last_input = Some(Instant::now());
+            state.stall_reported = false;
             state.held.push_back(Held::Frame(buffer));
             self.release_decided(state, &settings, &mut outputs);
         }
@@ -416,7 +432,80 @@ impl SceneCut {
         state.run_first_frame = state.frames_received;
     }
 
+    /// Looks for a stall: frames held back, nothing being pushed, and no new frame for much
+    /// longer than the lookahead takes to fill. The classic cause is another branch of the
+    /// pipeline (audio) whose queue fills before this element has enough frames to release
+    /// any, so the demuxer blocks and nothing ever arrives here.
+    fn check_stall(&self) {
+        if self.pushing.load(Ordering::SeqCst) {
+            return;
+        }
+        let lookahead = self.held_back_duration();
+        let patience = MIN_STALL.max(Duration::from_nanos(lookahead.nseconds()) * 2);
+        let message = {
+            let mut state = self.lock_state();
+            let waited = state.last_input.map(|t| t.elapsed());
+            match waited {
+                Some(waited)
+                    if waited >= patience && !state.stall_reported && state.held_frames() =>
+                {
+                    state.stall_reported = true;
+                    let held = state
+                        .held
+                        .iter()
+                        .filter(|item| matches!(item, Held::Frame(_)))
+                        .count();
+                    format!(
+                        "scenecut has held {held} frames for {:.1} s without receiving another: it \
+                         holds back {} frames ({:.2} s of lookahead) before it releases one. If \
+                         the pipeline has other branches (audio, subtitles), their queues must hold \
+                         at least the lookahead plus the processing latency downstream, for example \
+                         `queue max-size-time=5000000000 max-size-bytes=0 max-size-buffers=0`",
+                        waited.as_secs_f64(),
+                        self.lock_settings().rule.lookahead(),
+                        lookahead.nseconds() as f64 / 1e9
+                    )
+                }
+                _ => return,
+            }
+        };
+        gst::warning!(CAT, imp = self, "{message}");
+        gst::element_imp_warning!(self, gst::StreamError::Failed, ("{}", message));
+    }
+
+    fn start_stall_watchdog(&self) {
+        let clock = gst::SystemClock::obtain();
+        let id = clock.new_periodic_id(clock.time(), STALL_CHECK_INTERVAL);
+        let element = self.obj().downgrade();
+        let started = id.wait_async(move |_, _, _| {
+            if let Some(element) = element.upgrade() {
+                element.imp().check_stall();
+            }
+        });
+        match started {
+            Ok(_) => {
+                *self
+                    .stall_watchdog
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(id)
+            }
+            Err(err) => gst::warning!(CAT, imp = self, "no stall watchdog: {err:?}"),
+        }
+    }
+
+    fn stop_stall_watchdog(&self) {
+        if let Some(id) = self
+            .stall_watchdog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            id.unschedule();
+        }
+    }
+
     fn send(&self, outputs: Vec<Output>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let _pushing = PushGuard::new(&self.pushing);
         let mut result = Ok(gst::FlowSuccess::Ok);
         for output in outputs {
             match output {
@@ -543,6 +632,22 @@ impl State {
     }
 }
 
+/// Marks a push downstream in progress for as long as it lives.
+struct PushGuard<'a>(&'a AtomicBool);
+
+impl<'a> PushGuard<'a> {
+    fn new(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::SeqCst);
+        PushGuard(flag)
+    }
+}
+
+impl Drop for PushGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for SceneCut {
     const NAME: &'static str = "GstSceneCut";
@@ -587,6 +692,8 @@ impl ObjectSubclass for SceneCut {
             srcpad,
             settings: Mutex::new(settings),
             state: Mutex::new(State::new(settings.rule)),
+            pushing: AtomicBool::new(false),
+            stall_watchdog: Mutex::new(None),
         }
     }
 }
@@ -815,9 +922,11 @@ impl ElementImpl for SceneCut {
         if transition == gst::StateChange::ReadyToPaused {
             let rule = self.lock_settings().rule;
             *self.lock_state() = State::new(rule);
+            self.start_stall_watchdog();
         }
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::PausedToReady {
+            self.stop_stall_watchdog();
             let rule = self.lock_settings().rule;
             *self.lock_state() = State::new(rule);
         }
