@@ -17,9 +17,11 @@ def main():
     parser.add_argument("--examples", action="store_true")
     parser.add_argument("--datadir", required=True,
                         help="where the plugin looks for its installed default models")
+    parser.add_argument("--libdir", required=True,
+                        help="where the plugin looks for its installed ONNX Runtime library")
     args = parser.parse_args()
 
-    env = dict(os.environ, EXEMPLAR_INSTALLED_DATADIR=args.datadir)
+    env = dict(os.environ, EXEMPLAR_INSTALLED_DATADIR=args.datadir, EXEMPLAR_INSTALLED_LIBDIR=args.libdir)
     command = ["cargo", "build", "--release", "--locked", "--manifest-path", args.manifest,
                "--target-dir", args.target_dir, "--lib"]
     if args.examples:

@@ -21,6 +21,7 @@ use super::descriptor::{Descriptor, LocalFeatures};
 
 /// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
 const INSTALLED_DATADIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_DATADIR");
+const INSTALLED_LIBDIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_LIBDIR");
 const SOURCE_TREE: &str = env!("CARGO_MANIFEST_DIR");
 
 pub const ENCODER_FILE: &str = "encoder.onnx";
@@ -52,9 +53,9 @@ pub fn runtime_candidates() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
         candidates.push(PathBuf::from(path));
     }
-    if let Some(datadir) = INSTALLED_DATADIR {
+    if let Some(libdir) = INSTALLED_LIBDIR {
         candidates.extend(matching_files(
-            &Path::new(datadir).join("onnxruntime"),
+            &Path::new(libdir).join("onnxruntime"),
             "libonnxruntime.so",
         ));
     }
@@ -179,8 +180,8 @@ pub fn environment() -> Result<&'static (ort::environment::Environment, PathBuf)
     };
     let searched = || {
         let mut places = vec!["ORT_DYLIB_PATH (unset)".to_string()];
-        if let Some(datadir) = INSTALLED_DATADIR {
-            places.push(format!("{datadir}/onnxruntime"));
+        if let Some(libdir) = INSTALLED_LIBDIR {
+            places.push(format!("{libdir}/onnxruntime"));
         }
         places.push(format!(
             "{}",
