@@ -6,12 +6,14 @@
 //!
 //!     cargo run --release --example colorize -- old.mp4 photos/ colour.mp4 [--report report.html]
 //!
-//! Ctrl-C once sends EOS, so the MP4 is finalised and playable; twice stops at once.
+//! Ctrl-C once sends EOS, so the MP4 is finalised and playable; twice stops at once. Either
+//! way the exit status is 130 and the last line says whether the output is complete, finalised
+//! but cut short, or unusable.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,44 +22,49 @@ use gst::prelude::*;
 use gstexemplar::exemplarcolorize::ReferenceChanged;
 use gstexemplar::scene_change::SceneChange;
 
+/// Colorizes a black-and-white video file from a folder of colour photos.
+#[derive(clap::Parser)]
+#[command(
+    after_help = "Ctrl-C once finishes the output file (it stays playable, cut short); \
+twice stops at once (the MP4 is then unusable). Exit status: 0 done, 1 error, 2 usage, 130 interrupted."
+)]
 struct Options {
+    /// The black-and-white video (any format decodebin reads)
+    #[arg(value_parser = existing_file)]
     input: PathBuf,
+    /// Folder of colour reference photos (JPEG, PNG, WebP, TIFF)
+    #[arg(value_parser = existing_folder)]
     refs: PathBuf,
+    /// The colour MP4 to write
     output: PathBuf,
+    /// Also write an HTML report of the run here
+    #[arg(long)]
     report: Option<PathBuf>,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut positional = Vec::new();
-    let mut report = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--report" {
-            report = Some(PathBuf::from(
-                args.next().ok_or("--report needs a file name")?,
-            ));
-        } else {
-            positional.push(PathBuf::from(arg));
-        }
-    }
-    let [input, refs, output]: [PathBuf; 3] = positional
-        .try_into()
-        .map_err(|_| "expected INPUT REFS OUTPUT".to_string())?;
-    if !input.is_file() {
-        return Err(format!("{}: no such file", input.display()));
-    }
-    if !refs.is_dir() {
-        return Err(format!(
-            "{}: not a folder of reference photos",
-            refs.display()
-        ));
-    }
-    Ok(Options {
-        input,
-        refs,
-        output,
-        report,
-    })
+fn existing_file(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    path.is_file()
+        .then_some(path)
+        .ok_or_else(|| format!("{value}: no such file"))
+}
+
+fn existing_folder(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    path.is_dir()
+        .then_some(path)
+        .ok_or_else(|| format!("{value}: not a folder of reference photos"))
+}
+
+/// How a run ended when it did not fail.
+enum Outcome {
+    Complete,
+    /// Ctrl-C once: the output was finalised up to this position.
+    Finalised(Option<gst::ClockTime>),
+    /// Ctrl-C twice: the output was not finalised.
+    Unfinished,
+    /// Ctrl-C before any frame was processed (while the library was indexed).
+    NothingWritten,
 }
 
 fn clock(t: Option<gst::ClockTime>) -> String {
@@ -133,7 +140,7 @@ fn write_report(
     }
 }
 
-fn run(options: &Options) -> Result<(), String> {
+fn run(options: &Options) -> Result<Outcome, String> {
     gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
     gstexemplar::plugin_register_static()
         .map_err(|e| format!("cannot register the plugin: {e}"))?;
@@ -151,12 +158,29 @@ fn run(options: &Options) -> Result<(), String> {
 
     let main_loop = glib::MainLoop::new(None, false);
     let interrupts = Arc::new(AtomicU32::new(0));
+    // Until the pipeline plays, the element is indexing the library inside the state change:
+    // there is nothing to finish, so Ctrl-C stops there.
+    let playing = Arc::new(AtomicBool::new(false));
     {
         let pipeline = pipeline.downgrade();
         let main_loop = main_loop.clone();
         let interrupts = interrupts.clone();
+        let playing = playing.clone();
+        let output = options.output.clone();
         ctrlc::set_handler(move || {
-            if interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
+            let first = interrupts.fetch_add(1, Ordering::SeqCst) == 0;
+            if !playing.load(Ordering::SeqCst) {
+                if first {
+                    eprintln!(
+                        "\ninterrupted while indexing the reference library: stopping when the \
+                         index is saved (Ctrl-C again to quit at once and lose it)"
+                    );
+                } else {
+                    eprintln!("\nstopped at once: {} was not written", output.display());
+                    let _ = std::fs::remove_file(&output);
+                    std::process::exit(130);
+                }
+            } else if first {
                 eprintln!(
                     "\ninterrupted: finishing the output file (Ctrl-C again to stop at once)"
                 );
@@ -255,32 +279,56 @@ fn run(options: &Options) -> Result<(), String> {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(reason);
     }
+    playing.store(true, Ordering::SeqCst);
+    if interrupts.load(Ordering::SeqCst) > 0 {
+        let _ = pipeline.set_state(gst::State::Null);
+        let _ = std::fs::remove_file(&options.output);
+        return Ok(Outcome::NothingWritten);
+    }
     main_loop.run();
     let elapsed = started.elapsed().as_secs_f64();
+    let position = pipeline.query_position::<gst::ClockTime>();
     pipeline
         .set_state(gst::State::Null)
         .map_err(|e| format!("cannot stop: {e}"))?;
     eprintln!();
     result.lock().unwrap().clone()?;
+    let outcome = match interrupts.load(Ordering::SeqCst) {
+        0 => Outcome::Complete,
+        1 => Outcome::Finalised(position),
+        _ => return Ok(Outcome::Unfinished),
+    };
     eprintln!("wrote {} in {elapsed:.1} s", options.output.display());
     if let Some(report) = &options.report {
         write_report(report, &messages.lock().unwrap(), options, elapsed)?;
         eprintln!("report: {}", report.display());
     }
-    Ok(())
+    Ok(outcome)
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1).collect()) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("error: {message}");
-            eprintln!("usage: colorize INPUT REFS OUTPUT [--report report.html]");
-            return ExitCode::from(2);
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
+    let output = options.output.display();
     match run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Complete) => ExitCode::SUCCESS,
+        Ok(Outcome::Finalised(position)) => {
+            eprintln!(
+                "interrupted: {output} is finalised and playable, but ends at {}",
+                clock(position)
+            );
+            ExitCode::from(130)
+        }
+        Ok(Outcome::Unfinished) => {
+            eprintln!(
+                "stopped at once: {output} is partial and not finalised, so players cannot read \
+                 it; delete it and run again"
+            );
+            ExitCode::from(130)
+        }
+        Ok(Outcome::NothingWritten) => {
+            eprintln!("interrupted before the first frame: {output} was not written");
+            ExitCode::from(130)
+        }
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE

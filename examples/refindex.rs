@@ -20,45 +20,35 @@ use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::retrieval;
 
+/// Builds or updates a reference library's retrieval index ahead of time, or tells which photo
+/// `exemplarcolorize` would pick for an image.
+#[derive(clap::Parser)]
 struct Options {
-    command: String,
-    refs: PathBuf,
-    images: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+    /// The index file (default: the element's, in the per-user cache)
+    #[arg(long, global = true)]
     index: Option<PathBuf>,
+    /// Folder of the ONNX models (default: the element's)
+    #[arg(long, global = true)]
     models: Option<PathBuf>,
 }
 
-fn parse(args: Vec<String>) -> Result<Options, String> {
-    let mut positional = Vec::new();
-    let mut index = None;
-    let mut models = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--index" => index = Some(PathBuf::from(args.next().ok_or("--index needs a file")?)),
-            "--models" => {
-                models = Some(PathBuf::from(args.next().ok_or("--models needs a folder")?))
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let mut positional = positional.into_iter();
-    let command = positional.next().ok_or("missing command: build or query")?;
-    let refs = PathBuf::from(positional.next().ok_or("missing reference folder")?);
-    let images: Vec<PathBuf> = positional.map(PathBuf::from).collect();
-    match (command.as_str(), images.is_empty()) {
-        ("build", true) | ("query", false) => {}
-        ("build", false) => return Err("build takes only the reference folder".into()),
-        ("query", true) => return Err("query needs at least one image".into()),
-        (other, _) => return Err(format!("unknown command {other}: use build or query")),
-    }
-    Ok(Options {
-        command,
-        refs,
-        images,
-        index,
-        models,
-    })
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Index every photo of the folder (only new or changed ones when an index exists)
+    Build {
+        /// Folder of colour reference photos
+        refs: PathBuf,
+    },
+    /// Update the index, then print the best photo for each image, with its score and runner-up
+    Query {
+        /// Folder of colour reference photos
+        refs: PathBuf,
+        /// Images to look up (frames or photos)
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
 }
 
 fn load_models(dir: Option<&Path>) -> Result<Models, String> {
@@ -124,54 +114,46 @@ fn build(models: &mut Models, refs: &Path, index_path: &Path) -> Result<Index, S
 }
 
 fn run(options: Options) -> Result<(), String> {
+    let (refs, images) = match &options.command {
+        Command::Build { refs } => (refs, &[][..]),
+        Command::Query { refs, images } => (refs, &images[..]),
+    };
     let index_path = options
         .index
         .clone()
-        .unwrap_or_else(|| library::default_index_path(&options.refs));
+        .unwrap_or_else(|| library::default_index_path(refs));
     let mut models = load_models(options.models.as_deref())?;
-    let index = build(&mut models, &options.refs, &index_path)?;
-    if options.command == "query" {
-        for image in &options.images {
-            let photo = library::load_photo(image, retrieval::PHOTO_SHORT_SIDE)
-                .map_err(|e| format!("{}: {e}", image.display()))?;
-            let lightness: Vec<f32> = photo
-                .pixels
-                .iter()
-                .map(|&p| color::srgb8_to_lab(p)[0])
-                .collect();
-            let frame =
-                retrieval::describe_frame(&mut models, &lightness, photo.width, photo.height)
-                    .map_err(|e| format!("{}: {e}", image.display()))?;
-            let ranked = retrieval::rank(&index, &frame, retrieval::DEFAULT_CANDIDATES);
-            let best = ranked.first().ok_or("the index does not fit the encoder")?;
-            println!(
-                "{} -> {} (score {:.4}, similarity {:.4}{})",
-                image.display(),
-                options.refs.join(&index.key(best.entry).path).display(),
-                best.score,
-                best.similarity,
-                ranked.get(1).map_or(String::new(), |second| format!(
-                    "; runner-up {} at {:.4}",
-                    options.refs.join(&index.key(second.entry).path).display(),
-                    second.score
-                ))
-            );
-        }
+    let index = build(&mut models, refs, &index_path)?;
+    for image in images {
+        let photo = library::load_photo(image, retrieval::PHOTO_SHORT_SIDE)
+            .map_err(|e| format!("{}: {e}", image.display()))?;
+        let lightness: Vec<f32> = photo
+            .pixels
+            .iter()
+            .map(|&p| color::srgb8_to_lab(p)[0])
+            .collect();
+        let frame = retrieval::describe_frame(&mut models, &lightness, photo.width, photo.height)
+            .map_err(|e| format!("{}: {e}", image.display()))?;
+        let ranked = retrieval::rank(&index, &frame, retrieval::DEFAULT_CANDIDATES);
+        let best = ranked.first().ok_or("the index does not fit the encoder")?;
+        println!(
+            "{} -> {} (score {:.4}, similarity {:.4}{})",
+            image.display(),
+            refs.join(&index.key(best.entry).path).display(),
+            best.score,
+            best.similarity,
+            ranked.get(1).map_or(String::new(), |second| format!(
+                "; runner-up {} at {:.4}",
+                refs.join(&index.key(second.entry).path).display(),
+                second.score
+            ))
+        );
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1).collect()) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("error: {message}");
-            eprintln!("usage: refindex build REFS [--index FILE] [--models DIR]");
-            eprintln!("       refindex query REFS IMAGE... [--index FILE] [--models DIR]");
-            return ExitCode::from(2);
-        }
-    };
-    match run(options) {
+    match run(<Options as clap::Parser>::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

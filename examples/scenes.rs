@@ -77,13 +77,18 @@ fn run(path: &str, properties: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Lists the scenes of a video file as `scenecut` finds them, one line per scene.
+#[derive(clap::Parser)]
+struct Options {
+    /// The video file (any format decodebin reads)
+    video: String,
+    /// scenecut properties as NAME=VALUE, e.g. window=20 gradual=false
+    properties: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((path, properties)) = args.split_first() else {
-        eprintln!("usage: scenes FILE [scenecut-property=value ...]");
-        return ExitCode::from(2);
-    };
-    match run(path, properties) {
+    let options = <Options as clap::Parser>::parse();
+    match run(&options.video, &options.properties) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

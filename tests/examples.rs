@@ -76,7 +76,11 @@ fn refindex_builds_the_index_ahead_of_time_and_answers_queries() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("query needs at least one image"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("required arguments were not provided") && stderr.contains("<IMAGES>"),
+        "{stderr}"
+    );
 }
 
 /// Whether an MP4 file plays to the end.
@@ -166,15 +170,49 @@ fn colorize_app_finishes_a_playable_file_on_ctrl_c() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert!(status.success(), "{rest}");
+    assert_eq!(status.code(), Some(130), "{rest}");
     assert!(
-        rest.contains("interrupted: finishing the output file"),
+        rest.contains("interrupted: finishing the output file")
+            && rest.contains(&format!(
+                "interrupted: {} is finalised and playable, but ends at 00:",
+                output.display()
+            )),
         "{rest}"
     );
     assert!(
         plays(&output),
         "the interrupted output must be a playable MP4"
     );
+}
+
+#[test]
+fn the_example_tools_print_their_help() {
+    for (tool, words) in [
+        (
+            "colorize",
+            &[
+                "Usage: colorize",
+                "<INPUT>",
+                "<REFS>",
+                "<OUTPUT>",
+                "--report",
+                "130 interrupted",
+            ][..],
+        ),
+        (
+            "scenes",
+            &["Usage: scenes", "<VIDEO>", "[PROPERTIES]..."][..],
+        ),
+        ("refindex", &["Usage: refindex", "build", "query"][..]),
+    ] {
+        let (stdout, _) = run_ok(Command::new(example(tool)).arg("--help"));
+        for word in words {
+            assert!(
+                stdout.contains(word),
+                "{tool} --help lacks {word}: {stdout}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -245,4 +283,61 @@ fn live_pipeline_reports_its_latency() {
     );
     assert!(stdout.contains("frames rendered: "), "{stdout}");
     println!("{stdout}");
+}
+
+#[test]
+fn colorize_app_stops_cleanly_on_ctrl_c_while_indexing() {
+    let (media, _) = media();
+    // A library big enough that indexing lasts a few seconds: copies of the photos under other
+    // names, each indexed anew.
+    let refs = copy_refs("app-interrupt-indexing");
+    let photos: Vec<PathBuf> = std::fs::read_dir(&refs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for copy in 0..12 {
+        for photo in &photos {
+            let name = format!(
+                "copy{copy}-{}",
+                photo.file_name().unwrap().to_string_lossy()
+            );
+            std::fs::copy(photo, refs.join(name)).unwrap();
+        }
+    }
+    let output = refs.join("out.mp4");
+    let mut child = Command::new(example("colorize"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&refs)
+        .arg(&output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The sink opens the file before the library is indexed (elements start sink first).
+    let started = std::time::Instant::now();
+    while !output.exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the output file never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while indexing the reference library")
+            && stderr.contains(&format!(
+                "interrupted before the first frame: {} was not written",
+                output.display()
+            )),
+        "{stderr}"
+    );
+    assert!(!output.exists(), "no empty output file is left behind");
 }
