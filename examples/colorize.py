@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Colorizes a video from Python through GObject introspection, following the scene changes.
 
-    GST_PLUGIN_PATH=target/release python3 examples/colorize.py old.mp4 photos/ colour.mp4
+    GST_PLUGIN_PATH=target/release /usr/bin/python3 examples/colorize.py old.mp4 photos/ colour.mp4
 
 Needs PyGObject and GStreamer's introspection data (Debian: python3-gi gir1.2-gstreamer-1.0,
-installed by scripts/setup.sh) and the plugin on GST_PLUGIN_PATH. Prints every scene-change and
-reference-changed message as it arrives; exits non-zero with the error on failure.
+installed by scripts/setup.sh): run it with the system interpreter, /usr/bin/python3 (the
+project's .venv has no PyGObject), and the plugin on GST_PLUGIN_PATH. Prints every scene-change
+and reference-changed message as it arrives, indexing progress and warnings; exits non-zero with
+the error on failure. Ctrl-C once finishes the file (playable, cut short), twice stops at once
+(the MP4 is then unusable); either way the exit status is 130.
 """
 
+import signal
 import sys
 
 import gi
@@ -55,7 +59,18 @@ def main(argv):
     pipeline.get_by_name("sink").set_property("location", output)
 
     loop = GLib.MainLoop()
-    status = {"code": 0}
+    status = {"code": 0, "interrupts": 0}
+
+    def on_interrupt():
+        status["interrupts"] += 1
+        if status["interrupts"] == 1:
+            print("interrupted: finishing the output file (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+            pipeline.send_event(Gst.Event.new_eos())
+        else:
+            loop.quit()
+        return GLib.SOURCE_CONTINUE
+
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, on_interrupt)
 
     def on_message(_bus, message):
         if message.type == Gst.MessageType.ELEMENT:
@@ -67,6 +82,12 @@ def main(argv):
             print(f"error: {message.src.get_name()}: {error.message}", file=sys.stderr)
             status["code"] = 1
             loop.quit()
+        elif message.type == Gst.MessageType.WARNING:
+            warning, _ = message.parse_warning()
+            print(f"warning: {message.src.get_name()}: {warning.message}", file=sys.stderr, flush=True)
+        elif message.type == Gst.MessageType.PROGRESS:
+            _, _, text = message.parse_progress()
+            print(text, file=sys.stderr, flush=True)
         elif message.type == Gst.MessageType.EOS:
             loop.quit()
         return True
@@ -81,11 +102,21 @@ def main(argv):
         pipeline.set_state(Gst.State.NULL)
         return 1
     loop.run()
+    position = pipeline.query_position(Gst.Format.TIME)
     pipeline.set_state(Gst.State.NULL)
     bus.remove_signal_watch()
-    if status["code"] == 0:
-        print(f"wrote {output}")
-    return status["code"]
+    if status["code"] != 0:
+        return status["code"]
+    if status["interrupts"] == 1:
+        ends = position[1] / Gst.SECOND if position[0] else float("nan")
+        print(f"interrupted: {output} is finalised and playable, but ends at {ends:.1f} s", file=sys.stderr)
+        return 130
+    if status["interrupts"] > 1:
+        print(f"stopped at once: {output} is partial and not finalised, so players cannot read it; "
+              "delete it and run again", file=sys.stderr)
+        return 130
+    print(f"wrote {output}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -273,6 +273,53 @@ fn python_embeds_the_pipeline_through_gobject_introspection() {
 }
 
 #[test]
+fn python_example_finishes_a_playable_file_on_ctrl_c() {
+    let (media, _) = media();
+    let refs = copy_refs("python-interrupt");
+    let output = refs.join("out.mp4");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/colorize.py"))
+        .arg(media.join("scenes_grey.mp4"))
+        .arg(&refs)
+        .arg(&output)
+        .env("GST_PLUGIN_PATH", built_plugin_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once frames are flowing: the first scene's reference was announced.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(" gets reference ") {
+        let n = std::io::Read::read(&mut stdout, &mut buffer).unwrap();
+        assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: finishing the output file")
+            && stderr.contains("is finalised and playable, but ends at")
+            && !stderr.contains("Traceback")
+            && stderr.contains("Indexed 9 reference photos"),
+        "{stderr}"
+    );
+    assert!(
+        plays(&output),
+        "the interrupted output must be a playable MP4"
+    );
+}
+
+#[test]
 fn live_pipeline_reports_its_latency() {
     let (stdout, _) = run_ok(Command::new(example("live")).args(["3", "320", "180"]));
     // videotestsrc 40 ms + scenecut 29 frames (1160 ms) + exemplarcolorize 150 ms + fakesink's
