@@ -1268,3 +1268,47 @@ fn a_photo_that_vanishes_mid_run_gives_way_to_the_next_best() {
         "{warned:?}"
     );
 }
+
+#[test]
+fn a_scene_whose_first_frame_qos_drops_starts_at_the_next_frame() {
+    let (media, _) = media();
+    let (mut h, bus) = fixed_reference_harness(
+        &media.join("refs/china.jpg"),
+        "video/x-raw,format=I420,width=32,height=24,framerate=25/1",
+        "video/x-raw,format=I420,width=32,height=24,framerate=25/1",
+    );
+    let frame = |pts_ms: u64| {
+        let mut buffer = i420(32, 24, 100);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        buffer
+    };
+    h.push(frame(0)).unwrap();
+    h.pull().unwrap();
+    // Downstream says it is 1 s late: the next frame (40 ms) is too late and dropped.
+    assert!(h.push_upstream_event(gst::event::Qos::new(
+        gst::QOSType::Underflow,
+        1.0,
+        1_000_000_000,
+        gst::ClockTime::from_mseconds(40)
+    )));
+    let change = SceneChange {
+        scene: 1,
+        frame: 1,
+        pts: Some(gst::ClockTime::from_mseconds(40)),
+        running_time: Some(gst::ClockTime::from_mseconds(40)),
+        stream_time: Some(gst::ClockTime::from_mseconds(40)),
+        score: 9.0,
+        kind: SceneChangeKind::Cut,
+    };
+    assert!(h.push_event(change.to_event()));
+    h.push(frame(40)).unwrap();
+    assert!(h.try_pull().is_none(), "the late frame was dropped");
+    h.push(frame(3000)).unwrap();
+    let out = h.pull().unwrap();
+    assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(3000)));
+    // Scene 0 from frame 0; scene 1 from frame 2, the first of it that was processed.
+    assert_eq!(drain_reference_changes(&bus), vec![(0, 0), (1, 2)]);
+}

@@ -141,8 +141,11 @@ struct State {
     luma_map: [u8; 256],
     convert: Option<LabToVideo>,
     layout: OutputLayout,
-    /// Frames since the stream started or was flushed.
+    /// Index of the frame being processed, counted over every input buffer since the stream
+    /// started or was flushed, including those QoS dropped before reaching the transform.
     frame: u64,
+    /// Input buffers received since the stream started or was flushed.
+    received: u64,
     /// Set when the next frame starts a scene and needs its reference chosen.
     pending_scene: Option<u32>,
     scene: u32,
@@ -166,6 +169,7 @@ impl Default for State {
             convert: None,
             layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
             frame: 0,
+            received: 0,
             pending_scene: Some(0),
             scene: 0,
             current: Vec::new(),
@@ -1250,6 +1254,21 @@ impl BaseTransformImpl for ExemplarColorize {
         Ok(())
     }
 
+    /// Counts every input buffer before QoS may drop it, so frame numbers match `scenecut`'s
+    /// and a scene whose first frame was dropped starts at the next frame that is processed.
+    fn submit_input_buffer(
+        &self,
+        is_discont: bool,
+        inbuf: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        {
+            let mut state = lock(&self.state);
+            state.frame = state.received;
+            state.received += 1;
+        }
+        self.parent_submit_input_buffer(is_discont, inbuf)
+    }
+
     fn transform_caps(
         &self,
         direction: gst::PadDirection,
@@ -1363,6 +1382,7 @@ impl BaseTransformImpl for ExemplarColorize {
             gst::EventView::FlushStop(_) => {
                 let mut state = lock(&self.state);
                 state.frame = 0;
+                state.received = 0;
                 state.pending_scene = Some(0);
                 state.memory.clear();
             }
@@ -1506,7 +1526,7 @@ impl VideoFilterImpl for ExemplarColorize {
             render::copy_luma(luma, luma_out, stride, &luma_map);
         }
         render::write_colour(layout, &chroma, &convert, &mut out);
-        let mut state = lock(&self.state);
+        let state = lock(&self.state);
         gst::log!(
             CAT,
             imp = self,
@@ -1517,7 +1537,6 @@ impl VideoFilterImpl for ExemplarColorize {
             (upsampled - inferred).as_secs_f64() * 1e3,
             upsampled.elapsed().as_secs_f64() * 1e3
         );
-        state.frame += 1;
         Ok(gst::FlowSuccess::Ok)
     }
 }
