@@ -140,24 +140,25 @@ fn colorize_app_writes_video_and_report() {
     }
 }
 
-#[test]
-fn colorize_app_finishes_a_playable_file_on_ctrl_c() {
-    let (media, _) = media();
-    let refs = copy_refs("app-interrupt");
-    let output = refs.join("out.mp4");
-    let mut child = Command::new(example("colorize"))
-        .arg(media.join("scenes_grey.mp4"))
-        .arg(&refs)
-        .arg(&output)
+/// Runs `command` (its stdout and stderr piped), sends it SIGINT once `marker` has appeared on
+/// `watched` (stdout or stderr), and returns its exit code and the rest of its stderr.
+fn interrupt_after(command: &mut Command, watched: &str, marker: &str) -> (Option<i32>, String) {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Interrupt once frames are flowing: the first scene's reference was announced.
     let mut stderr = child.stderr.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let stream: &mut dyn std::io::Read = if watched == "stdout" {
+        &mut stdout
+    } else {
+        &mut stderr
+    };
     let mut seen = Vec::new();
     let mut buffer = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("  reference ") {
-        let n = std::io::Read::read(&mut stderr, &mut buffer).unwrap();
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        let n = stream.read(&mut buffer).unwrap();
         assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buffer[..n]);
     }
@@ -169,8 +170,26 @@ fn colorize_app_finishes_a_playable_file_on_ctrl_c() {
     assert!(status.success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
+    let mut ignored = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut ignored).unwrap();
+    (child.wait().unwrap().code(), rest)
+}
+
+#[test]
+fn colorize_app_finishes_a_playable_file_on_ctrl_c() {
+    let (media, _) = media();
+    let refs = copy_refs("app-interrupt");
+    let output = refs.join("out.mp4");
+    // Interrupt once frames are flowing: the first scene's reference was announced.
+    let (code, rest) = interrupt_after(
+        Command::new(example("colorize"))
+            .arg(media.join("scenes_grey.mp4"))
+            .arg(&refs)
+            .arg(&output),
+        "stderr",
+        "  reference ",
+    );
+    assert_eq!(code, Some(130), "{rest}");
     assert!(
         rest.contains("interrupted: finishing the output file")
             && rest.contains(&format!(
@@ -277,35 +296,17 @@ fn python_example_finishes_a_playable_file_on_ctrl_c() {
     let (media, _) = media();
     let refs = copy_refs("python-interrupt");
     let output = refs.join("out.mp4");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/colorize.py"))
-        .arg(media.join("scenes_grey.mp4"))
-        .arg(&refs)
-        .arg(&output)
-        .env("GST_PLUGIN_PATH", built_plugin_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Interrupt once frames are flowing: the first scene's reference was announced.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains(" gets reference ") {
-        let n = std::io::Read::read(&mut stdout, &mut buffer).unwrap();
-        assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buffer[..n]);
-    }
-    let status = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (code, stderr) = interrupt_after(
+        Command::new("/usr/bin/python3")
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/colorize.py"))
+            .arg(media.join("scenes_grey.mp4"))
+            .arg(&refs)
+            .arg(&output)
+            .env("GST_PLUGIN_PATH", built_plugin_dir()),
+        "stdout",
+        " gets reference ",
+    );
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted: finishing the output file")
             && stderr.contains("is finalised and playable, but ends at")
