@@ -765,3 +765,26 @@ fn an_audio_queue_shorter_than_the_lookahead_stalls_with_a_warning_and_a_longer_
     )));
     assert!(has_eos(&streams), "{:?}", errors(&streams));
 }
+
+#[test]
+fn max_lookahead_time_bounds_the_hold_back_of_slow_sources() {
+    init();
+    let latency = |framerate: &str, bound_ns: u64| {
+        let mut h = Harness::new("scenecut");
+        let element = h.element().unwrap();
+        element.set_property("max-lookahead-time", bound_ns);
+        h.set_src_caps_str(&format!(
+            "video/x-raw,format=GRAY8,width=64,height=48,framerate={framerate}"
+        ));
+        h.push(gst::Buffer::from_mut_slice(vec![0u8; 64 * 48]))
+            .unwrap();
+        element.property::<u64>("latency")
+    };
+    // 29 frames at 5 fps: 5.8 s; bounded to 2 s: 10 frames of 200 ms.
+    assert_eq!(latency("5/1", 0), 5_800_000_000);
+    assert_eq!(latency("5/1", 2_000_000_000), 2_000_000_000);
+    // 1 fps CCTV: 29 s unbounded, 3 frames under a 3.5 s bound.
+    assert_eq!(latency("1/1", 3_500_000_000), 3_000_000_000);
+    // At 25 fps the default 1.16 s is within a 2 s bound: nothing changes.
+    assert_eq!(latency("25/1", 2_000_000_000), 1_160_000_000);
+}

@@ -114,6 +114,22 @@ impl Config {
         }
     }
 
+    /// This rule shrunk so that it holds back at most `frames` frames: a shorter window and
+    /// confirmation radius, and no fade or dissolve tests when they need more than that. A rule
+    /// already within the bound is returned as it is.
+    pub fn within_lookahead(mut self, frames: usize) -> Self {
+        if self.lookahead() <= frames {
+            return self;
+        }
+        let frames = frames.max(1);
+        self.window = self.window.min(frames + 1).max(2);
+        self.confirm_radius = self.confirm_radius.min(frames).max(1);
+        if self.lookahead() > frames {
+            self.gradual = false;
+        }
+        self
+    }
+
     fn clamped(mut self) -> Self {
         self.window = self.window.clamp(2, MAX_WINDOW);
         self.confirm_radius = self.confirm_radius.clamp(1, MAX_CONFIRM_RADIUS);
@@ -564,6 +580,31 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lookahead_bound_shrinks_the_rule_only_when_it_binds() {
+        let rule = Config::default();
+        assert_eq!(rule.lookahead(), 29);
+        assert_eq!(rule.within_lookahead(50), rule);
+        assert_eq!(rule.within_lookahead(29), rule);
+        let ten = rule.within_lookahead(10);
+        assert_eq!(
+            (ten.window, ten.confirm_radius, ten.gradual),
+            (11, 10, false)
+        );
+        assert_eq!(ten.lookahead(), 10);
+        let one = rule.within_lookahead(0);
+        assert_eq!((one.window, one.confirm_radius, one.lookahead()), (2, 1, 1));
+        let gradual_fits = Config { window: 40, ..rule }.within_lookahead(27);
+        assert_eq!(
+            (
+                gradual_fits.window,
+                gradual_fits.gradual,
+                gradual_fits.lookahead()
+            ),
+            (28, true, 27)
+        );
+    }
 
     /// Runs a whole sequence of per-frame differences (index 0 unused) and returns the cuts.
     fn cuts(config: Config, diffs: &[f64]) -> Vec<(u64, f64)> {

@@ -33,6 +33,21 @@ struct Settings {
     analysis_width: u32,
     rule: detector::Config,
     force_keyframes: bool,
+    /// Longest time frames may be held back, in nanoseconds; 0 = no bound.
+    max_lookahead_time: u64,
+}
+
+impl Settings {
+    /// The rule as it runs: shrunk, when `max-lookahead-time` binds, to the frames that fit in
+    /// it at this frame duration.
+    fn effective_rule(&self, frame_duration: Option<gst::ClockTime>) -> detector::Config {
+        match frame_duration {
+            Some(frame) if self.max_lookahead_time > 0 && frame > gst::ClockTime::ZERO => self
+                .rule
+                .within_lookahead((self.max_lookahead_time / frame.nseconds()) as usize),
+            _ => self.rule,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -41,6 +56,7 @@ impl Default for Settings {
             analysis_width: DEFAULT_ANALYSIS_WIDTH,
             rule: detector::Config::default(),
             force_keyframes: DEFAULT_FORCE_KEYFRAMES,
+            max_lookahead_time: 0,
         }
     }
 }
@@ -227,8 +243,15 @@ impl SceneCut {
             if buffer.duration().is_some() {
                 state.last_buffer_duration = buffer.duration();
             }
-            if *state.detector.config() != settings.rule {
-                state.detector.set_config(settings.rule);
+            let rule = settings.effective_rule(state.frame_duration());
+            if *state.detector.config() != rule {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "rule now {rule:?} (lookahead {})",
+                    rule.lookahead()
+                );
+                state.detector.set_config(rule);
             }
             gst::log!(
                 CAT,
@@ -462,7 +485,7 @@ impl SceneCut {
                          at least the lookahead plus the processing latency downstream, for example \
                          `queue max-size-time=5000000000 max-size-bytes=0 max-size-buffers=0`",
                         waited.as_secs_f64(),
-                        self.lock_settings().rule.lookahead(),
+                        state.detector.config().lookahead(),
                         lookahead.nseconds() as f64 / 1e9
                     )
                 }
@@ -619,8 +642,9 @@ impl SceneCut {
 
     /// How long the lookahead holds a frame back.
     fn held_back_duration(&self) -> gst::ClockTime {
-        let lookahead = self.lock_settings().rule.lookahead() as u64;
+        let settings = *self.lock_settings();
         let frame_duration = self.lock_state().frame_duration();
+        let lookahead = settings.effective_rule(frame_duration).lookahead() as u64;
         frame_duration.map_or(gst::ClockTime::ZERO, |frame| frame * lookahead)
     }
 }
@@ -802,6 +826,18 @@ impl ObjectImpl for SceneCut {
                     .default_value(DEFAULT_FORCE_KEYFRAMES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt64::builder("max-lookahead-time")
+                    .nick("Maximum lookahead time")
+                    .blurb(
+                        "Longest time in nanoseconds frames may be held back (0 = no bound). The \
+                         lookahead counts frames (29 by default), so slow sources wait long: \
+                         2.9 s at 10 fps, 29 s at 1 fps. When the bound binds, the window and \
+                         confirmation radius shrink to fit it, and fades and dissolves are not \
+                         looked for below 25 frames. Changeable while playing.",
+                    )
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt64::builder("latency")
                     .nick("Latency")
                     .blurb(
@@ -830,13 +866,15 @@ impl ObjectImpl for SceneCut {
             "flash-ratio" => settings.rule.flash_ratio = value_f64(),
             "gradual" => settings.rule.gradual = value.get().unwrap_or(true),
             "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
+            "max-lookahead-time" => settings.max_lookahead_time = value.get().unwrap_or_default(),
             other => {
                 gst::warning!(CAT, imp = self, "no writable property {other}");
                 return;
             }
         }
         gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
-        let lookahead_changed = settings.rule.lookahead() != old_lookahead;
+        let lookahead_changed =
+            settings.rule.lookahead() != old_lookahead || pspec.name() == "max-lookahead-time";
         drop(settings);
         if lookahead_changed {
             let _ = self
@@ -857,6 +895,7 @@ impl ObjectImpl for SceneCut {
             "flash-ratio" => settings.rule.flash_ratio.to_value(),
             "gradual" => settings.rule.gradual.to_value(),
             "force-keyframes" => settings.force_keyframes.to_value(),
+            "max-lookahead-time" => settings.max_lookahead_time.to_value(),
             "latency" => self.held_back_duration().nseconds().to_value(),
             other => {
                 gst::warning!(CAT, imp = self, "no readable property {other}");
