@@ -141,10 +141,8 @@ struct State {
     luma_map: [u8; 256],
     convert: Option<LabToVideo>,
     layout: OutputLayout,
-    /// Index of the frame being processed, counted over every input buffer since the stream
-    /// started or was flushed, including those QoS dropped before reaching the transform.
-    frame: u64,
-    /// Input buffers received since the stream started or was flushed.
+    /// Input buffers received since the stream started or was flushed, including those QoS
+    /// dropped before reaching the transform.
     received: u64,
     /// Set when the next frame starts a scene and needs its reference chosen.
     pending_scene: Option<u32>,
@@ -159,6 +157,14 @@ struct State {
     memory: SceneMemory<Vec<usize>>,
 }
 
+impl State {
+    /// Index of the frame being processed: every buffer is counted on arrival, before QoS may
+    /// drop it, so this is the latest one.
+    fn frame(&self) -> u64 {
+        self.received.saturating_sub(1)
+    }
+}
+
 impl Default for State {
     fn default() -> Self {
         State {
@@ -168,7 +174,6 @@ impl Default for State {
             luma_map: std::array::from_fn(|i| i as u8),
             convert: None,
             layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
-            frame: 0,
             received: 0,
             pending_scene: Some(0),
             scene: 0,
@@ -678,7 +683,7 @@ impl ExemplarColorize {
                 (
                     "Scene {} (frame {}): the best reference {} scores {:.3}, below min-score {:.3}: {}",
                     scene,
-                    lock(&self.state).frame,
+                    lock(&self.state).frame(),
                     path(ranked[0].entry).display(),
                     best,
                     settings.min_score,
@@ -842,7 +847,7 @@ impl ExemplarColorize {
             state.current = current.clone();
             state.previous.clear();
             state.scene = scene;
-            (state.frame, changed)
+            (state.frame(), changed)
         };
         let segment = self.obj().segment();
         let segment = segment.downcast_ref::<gst::ClockTime>();
@@ -1261,11 +1266,7 @@ impl BaseTransformImpl for ExemplarColorize {
         is_discont: bool,
         inbuf: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        {
-            let mut state = lock(&self.state);
-            state.frame = state.received;
-            state.received += 1;
-        }
+        lock(&self.state).received += 1;
         self.parent_submit_input_buffer(is_discont, inbuf)
     }
 
@@ -1381,7 +1382,6 @@ impl BaseTransformImpl for ExemplarColorize {
             }
             gst::EventView::FlushStop(_) => {
                 let mut state = lock(&self.state);
-                state.frame = 0;
                 state.received = 0;
                 state.pending_scene = Some(0);
                 state.memory.clear();
@@ -1531,7 +1531,7 @@ impl VideoFilterImpl for ExemplarColorize {
             CAT,
             imp = self,
             "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample {:.1} ms, write {:.1} ms",
-            state.frame,
+            state.frame(),
             (prepared - started).as_secs_f64() * 1e3,
             (inferred - prepared).as_secs_f64() * 1e3,
             (upsampled - inferred).as_secs_f64() * 1e3,
