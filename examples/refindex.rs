@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use gstexemplar::colorize::color;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
@@ -127,11 +126,7 @@ fn run(options: Options) -> Result<(), String> {
     for image in images {
         let photo = library::load_photo(image, retrieval::PHOTO_SHORT_SIDE)
             .map_err(|e| format!("{}: {e}", image.display()))?;
-        let lightness: Vec<f32> = photo
-            .pixels
-            .iter()
-            .map(|&p| color::srgb8_to_lab(p)[0])
-            .collect();
+        let lightness = retrieval::photo_lightness(&photo);
         let frame = retrieval::describe_frame(&mut models, &lightness, photo.width, photo.height)
             .map_err(|e| format!("{}: {e}", image.display()))?;
         let ranked = retrieval::rank(&index, &frame, retrieval::DEFAULT_CANDIDATES);

@@ -41,11 +41,7 @@ fn describe_lightness(
 /// The retrieval descriptor of a colour photo's luminance only, so it compares with grey frames.
 pub fn describe_photo(models: &mut Models, path: &Path) -> Result<Descriptor, PhotoError> {
     let photo = library::load_library_photo(path, PHOTO_SHORT_SIDE)?;
-    let lightness: Vec<f32> = photo
-        .pixels
-        .iter()
-        .map(|&p| color::srgb8_to_lab(p)[0])
-        .collect();
+    let lightness = photo_lightness(&photo);
     describe_lightness(
         models,
         &lightness,
@@ -102,6 +98,15 @@ pub fn rank(index: &Index, frame: &Descriptor, shortlist: usize) -> Vec<Candidat
         .collect();
     candidates.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.entry.cmp(&y.entry)));
     candidates
+}
+
+/// A photo's L* plane: the grey it shows, as frames are compared.
+pub fn photo_lightness(photo: &RgbPhoto) -> Vec<f32> {
+    photo
+        .pixels
+        .iter()
+        .map(|&p| color::srgb8_to_lab(p)[0])
+        .collect()
 }
 
 /// A photo's L*, a*, b* planes one after the other, resized to `size`.
