@@ -432,6 +432,23 @@ fn sha256_file(path: &Path) -> Result<[u8; 32], InferenceError> {
     Ok(Sha256::digest(&bytes).into())
 }
 
+/// The fixed size of dimension 1 (channels) of a session's tensor output of this rank, if it
+/// has that output.
+fn output_channels(session: &Session, name: &str, rank: usize) -> Option<usize> {
+    session
+        .outputs()
+        .iter()
+        .find(|o| o.name() == name)
+        .and_then(|o| match o.dtype() {
+            ort::value::ValueType::Tensor { shape, .. } if shape.len() == rank => {
+                shape.get(1).copied()
+            }
+            _ => None,
+        })
+        .filter(|&c| c > 0)
+        .map(|c| c as usize)
+}
+
 fn output(
     outputs: &ort::session::SessionOutputs<'_>,
     name: &str,
@@ -469,34 +486,15 @@ impl Models {
                 rank: 2,
             }],
         )?;
-        let embedding_dimension = encoder_session
-            .outputs()
-            .iter()
-            .find(|o| o.name() == "embedding")
-            .and_then(|o| match o.dtype() {
-                ort::value::ValueType::Tensor { shape, .. } => shape.get(1).copied(),
-                _ => None,
-            })
-            .filter(|&d| d > 0)
-            .ok_or_else(|| {
+        let embedding_dimension =
+            output_channels(&encoder_session, "embedding", 2).ok_or_else(|| {
                 InferenceError(format!(
                     "model {}: `embedding` must have a fixed width [N, D]",
                     encoder.display()
                 ))
-            })? as usize;
+            })?;
         // Optional: without it retrieval still works, on the global embedding alone.
-        let local_dimension = encoder_session
-            .outputs()
-            .iter()
-            .find(|o| o.name() == LOCAL_FEATURES)
-            .and_then(|o| match o.dtype() {
-                ort::value::ValueType::Tensor { shape, .. } if shape.len() == 4 => {
-                    shape.get(1).copied()
-                }
-                _ => None,
-            })
-            .filter(|&c| c > 0)
-            .map_or(0, |c| c as usize);
+        let local_dimension = output_channels(&encoder_session, LOCAL_FEATURES, 4).unwrap_or(0);
         let (reference_session, _, _) = build_session(reference, options)?;
         check_ports(
             reference,
