@@ -3,6 +3,7 @@
 //! A folder of colour photos: finding them, decoding them within bounded memory, and keeping
 //! its retrieval index up to date (only new or changed photos are embedded again).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -236,12 +237,21 @@ fn refuse_degenerate(image: &image::DynamicImage) -> Result<(), PhotoError> {
              {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE} pixels"
         )));
     }
-    if image.color().has_alpha() && image.to_rgba8().pixels().all(|p| p.0[3] == 0) {
-        return Err(PhotoError(
-            "it is fully transparent: there is no colour to take".into(),
-        ));
+    // Decoders mostly give 8-bit RGB or RGBA: read those in place rather than copy the whole
+    // full-size photo once more before it is shrunk.
+    if image.color().has_alpha() {
+        let rgba = image
+            .as_rgba8()
+            .map_or_else(|| Cow::Owned(image.to_rgba8()), Cow::Borrowed);
+        if rgba.pixels().all(|p| p.0[3] == 0) {
+            return Err(PhotoError(
+                "it is fully transparent: there is no colour to take".into(),
+            ));
+        }
     }
-    let rgb = image.to_rgb8();
+    let rgb = image
+        .as_rgb8()
+        .map_or_else(|| Cow::Owned(image.to_rgb8()), Cow::Borrowed);
     if rgb.pixels().all(|p| {
         let [r, g, b] = p.0;
         r.max(g).max(b) - r.min(g).min(b) < GREY_CHROMA
