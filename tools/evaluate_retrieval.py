@@ -43,7 +43,9 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-WIDTH, HEIGHT, FPS, SHOT = 640, 360, 25, 25
+import make_media
+
+WIDTH, HEIGHT, FPS, SHOT = make_media.WIDTH, make_media.HEIGHT, make_media.FPS, 25
 PACKAGES = ["mate-backgrounds", "plasma-workspace-wallpapers", "lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04"]
 SCENE_PHOTOS = [
     "wallpapers/BytheWater", "wallpapers/ColdRipple", "wallpapers/DarkestHour", "wallpapers/EveningGlow",
@@ -134,24 +136,14 @@ def load(share, name, max_short=720):
 
 
 def camera_frame(region, motion, t):
-    """The 640x360 view at time t in [0, 1] of a camera panning or zooming over `region`."""
-    rh, rw = region.shape[:2]
-    w = 0.85 * min(rw, rh * WIDTH / HEIGHT)
-    h = w * HEIGHT / WIDTH
-    if motion.startswith("zoom"):
-        scale = 1.0 - 0.3 * (t if motion == "zoom-in" else 1.0 - t)
-        w, h = w * scale, h * scale
-        x, y = (rw - w) / 2, (rh - h) / 2
-    else:
-        dx, dy = rw - w, rh - h
-        x, y = {"pan-right": (dx * t, dy / 2), "pan-left": (dx * (1 - t), dy / 2),
-                "pan-down": (dx / 2, dy * t), "pan-up": (dx / 2, dy * (1 - t))}[motion]
+    """The 640x360 view at time t in [0, 1] of the media generator's camera over `region`."""
+    x, y, w, h = make_media.camera(region, motion, t)
     return np.asarray(Image.fromarray(region).resize((WIDTH, HEIGHT), Image.BILINEAR,
                                                      box=(x, y, x + w, y + h)))
 
 
 def luma(rgb):
-    return np.clip(np.rint(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(make_media.luma(rgb.astype(np.float32))), 0, 255).astype(np.uint8)
 
 
 def save(image, path):

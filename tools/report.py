@@ -131,8 +131,9 @@ def build(args):
     text = pathlib.Path(args.messages).read_text(errors="replace")
     scenes, references = parse_messages(text)
     index = None
-    if args.debug_log and pathlib.Path(args.debug_log).exists():
-        match = INDEX_RE.search(pathlib.Path(args.debug_log).read_text(errors="replace"))
+    debug = pathlib.Path(args.debug_log).read_text(errors="replace") if args.debug_log and pathlib.Path(args.debug_log).exists() else ""
+    if debug:
+        match = INDEX_RE.search(debug)
         if match:
             index = {"photos": int(match[1]), "embedded": int(match[2]), "seconds": float(match[3])}
     truth = json.loads(pathlib.Path(args.truth).read_text()) if args.truth else None
@@ -190,7 +191,6 @@ def build(args):
     version = plugin_version()
     if version:
         totals.append(("plugin", version))
-    debug = pathlib.Path(args.debug_log).read_text(errors="replace") if args.debug_log and pathlib.Path(args.debug_log).exists() else ""
     models = MODELS_RE.search(debug)
     if models:
         totals.append(("models", f"encoder {models[3]}, colorizer {models[4]}"))
