@@ -528,15 +528,7 @@ fn harness_keeps_timestamps_and_follows_scene_change_events() {
     h.set_sink_caps_str("video/x-raw,format=I420,width=32,height=24,framerate=25/1");
     for i in 0..6u64 {
         if i == 3 {
-            let change = SceneChange {
-                scene: 7,
-                frame: 3,
-                pts: Some(gst::ClockTime::from_mseconds(120)),
-                running_time: Some(gst::ClockTime::from_mseconds(120)),
-                stream_time: Some(gst::ClockTime::from_mseconds(120)),
-                score: 9.0,
-                kind: SceneChangeKind::Cut,
-            };
+            let change = cut(7, 3, Some(gst::ClockTime::from_mseconds(120)), 9.0);
             assert!(h.push_event(change.to_event()));
         }
         let mut buffer = gst::Buffer::from_mut_slice(vec![(i * 40) as u8; 32 * 24]);
@@ -610,19 +602,46 @@ fn run_to_end_keeping_caps(pipeline: &gst::Pipeline, element: &gst::Element) -> 
     format
 }
 
-/// Harness around an element colouring from one fixed photo, posting to `bus`.
-fn fixed_reference_harness(reference: &Path, caps: &str, out_caps: &str) -> (Harness, gst::Bus) {
+/// Harness around an element with these properties, posting to `bus`.
+fn element_harness(
+    properties: &[(&str, gst::glib::Value)],
+    caps: &str,
+    out_caps: &str,
+) -> (Harness, gst::Bus) {
     init();
-    let element = gst::ElementFactory::make("exemplarcolorize")
-        .property("reference", reference.to_str().unwrap())
-        .build()
-        .unwrap();
+    let mut builder = gst::ElementFactory::make("exemplarcolorize");
+    for (name, value) in properties {
+        builder = builder.property(name, value.clone());
+    }
+    let element = builder.build().unwrap();
     let bus = gst::Bus::new();
     element.set_bus(Some(&bus));
     let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
     h.set_src_caps_str(caps);
     h.set_sink_caps_str(out_caps);
     (h, bus)
+}
+
+/// Harness around an element colouring from one fixed photo, posting to `bus`.
+fn fixed_reference_harness(reference: &Path, caps: &str, out_caps: &str) -> (Harness, gst::Bus) {
+    element_harness(
+        &[("reference", reference.to_str().unwrap().to_value())],
+        caps,
+        out_caps,
+    )
+}
+
+/// A cut announced for `frame`, whose running and stream time are its timestamp.
+fn cut(scene: u32, frame: u64, pts: Option<gst::ClockTime>, score: f64) -> SceneChange {
+    SceneChange {
+        scene,
+        frame,
+        pts,
+        running_time: pts,
+        stream_time: pts,
+        score,
+        kind: SceneChangeKind::Cut,
+    }
 }
 
 fn drain_reference_changes(bus: &gst::Bus) -> Vec<(u32, u64)> {
@@ -1088,16 +1107,7 @@ fn every_choice_says_how_sure_it_is() {
 /// Pushes one 64x48 I420 frame of a scene (announced by a scene-change event) and returns the
 /// output frame.
 fn push_scene(h: &mut Harness, scene: u32, frame: u64, luma: &[u8]) -> gst::Buffer {
-    let change = SceneChange {
-        scene,
-        frame,
-        pts: None,
-        running_time: None,
-        stream_time: None,
-        score: 10.0,
-        kind: SceneChangeKind::Cut,
-    };
-    assert!(h.push_event(change.to_event()));
+    assert!(h.push_event(cut(scene, frame, None, 10.0).to_event()));
     let mut data = luma.to_vec();
     data.extend(std::iter::repeat_n(128u8, 2 * 32 * 24));
     h.push(gst::Buffer::from_mut_slice(data)).unwrap();
@@ -1106,20 +1116,18 @@ fn push_scene(h: &mut Harness, scene: u32, frame: u64, luma: &[u8]) -> gst::Buff
 
 #[test]
 fn below_min_score_keeps_falls_back_or_leaves_grey() {
-    init();
     let refs = copy_refs("below-min-score");
     let fallback = refs.join("china.jpg");
-    let element = gst::ElementFactory::make("exemplarcolorize")
-        .property("refs", refs.to_str().unwrap())
-        .property("scene-memory", false)
-        .property("fallback-reference", fallback.to_str().unwrap())
-        .build()
-        .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
-    h.set_src_caps_str("video/x-raw,format=I420,width=64,height=48,framerate=25/1");
-    h.set_sink_caps_str("video/x-raw,format=I420,width=64,height=48,framerate=25/1");
+    let (mut h, bus) = element_harness(
+        &[
+            ("refs", refs.to_str().unwrap().to_value()),
+            ("scene-memory", false.to_value()),
+            ("fallback-reference", fallback.to_str().unwrap().to_value()),
+        ],
+        "video/x-raw,format=I420,width=64,height=48,framerate=25/1",
+        "video/x-raw,format=I420,width=64,height=48,framerate=25/1",
+    );
+    let element = h.element().unwrap();
     let luma: Vec<u8> = (0..64 * 48)
         .map(|i| ((i % 64) * 3 + (i / 64) * 2) as u8)
         .collect();
@@ -1224,16 +1232,11 @@ fn an_index_of_the_previous_format_is_rebuilt_with_progress() {
 /// Runs one 64x48 gradient frame through an element on `refs`, calling `meanwhile` after the
 /// element started (the library is indexed by then); returns the bus messages.
 fn one_frame_from_library(refs: &Path, meanwhile: impl FnOnce()) -> Vec<gst::Message> {
-    init();
-    let element = gst::ElementFactory::make("exemplarcolorize")
-        .property("refs", refs.to_str().unwrap())
-        .build()
-        .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
-    h.set_src_caps_str("video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1");
-    h.set_sink_caps_str("video/x-raw,format=I420,width=64,height=48,framerate=25/1");
+    let (mut h, bus) = element_harness(
+        &[("refs", refs.to_str().unwrap().to_value())],
+        "video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1",
+        "video/x-raw,format=I420,width=64,height=48,framerate=25/1",
+    );
     meanwhile();
     let frame: Vec<u8> = (0..64 * 48).map(|i| (i % 64 * 4) as u8).collect();
     h.push(gst::Buffer::from_mut_slice(frame)).unwrap();
@@ -1294,15 +1297,7 @@ fn a_scene_whose_first_frame_qos_drops_starts_at_the_next_frame() {
         1_000_000_000,
         gst::ClockTime::from_mseconds(40)
     )));
-    let change = SceneChange {
-        scene: 1,
-        frame: 1,
-        pts: Some(gst::ClockTime::from_mseconds(40)),
-        running_time: Some(gst::ClockTime::from_mseconds(40)),
-        stream_time: Some(gst::ClockTime::from_mseconds(40)),
-        score: 9.0,
-        kind: SceneChangeKind::Cut,
-    };
+    let change = cut(1, 1, Some(gst::ClockTime::from_mseconds(40)), 9.0);
     assert!(h.push_event(change.to_event()));
     h.push(frame(40)).unwrap();
     assert!(h.try_pull().is_none(), "the late frame was dropped");
