@@ -98,6 +98,8 @@ pub fn analysis_size(width: usize, height: usize, analysis_width: usize) -> (usi
 pub struct Downscaler {
     /// Per input column, the sum of the current output row's input rows.
     column_sums: Vec<u32>,
+    /// Per output column of the current row, the sum of its block (uniform blocks only).
+    block_sums: Vec<u32>,
     /// Per output column, its first input column; one extra entry closes the last one.
     column_starts: Vec<usize>,
     geometry: (usize, usize),
@@ -146,30 +148,112 @@ impl Downscaler {
             self.column_sums = vec![0; width];
         }
 
+        // Most frames divide evenly into the analysis width (640 -> 320, 1920 -> 320): their
+        // blocks share one width and one count, so each mean is a multiply, not a division (the
+        // division was most of the analysis time).
+        let block_width = width / out_width;
+        let uniform = width % out_width == 0;
         out.clear();
         out.reserve(out_width * out_height);
         for out_y in 0..out_height {
             let y0 = out_y * height / out_height;
             let y1 = (out_y + 1) * height / out_height;
+            let count = (y1 - y0) * block_width;
+            if uniform && layout == LumaLayout::Planar8 && block_width <= 3 {
+                // Narrow blocks: each row adds straight into its blocks' sums, which skips
+                // the per-column pass.
+                self.block_sums.clear();
+                self.block_sums.resize(out_width, 0);
+                for y in y0..y1 {
+                    accumulate_blocks(
+                        &data[y * stride..][..width],
+                        block_width,
+                        &mut self.block_sums,
+                    );
+                }
+                RoundingDivisor::new(count, 255).divide_all(&self.block_sums, 0, out);
+                continue;
+            }
             self.column_sums.fill(0);
             for y in y0..y1 {
                 accumulate_row(&data[y * stride..], width, layout, &mut self.column_sums);
             }
-            let rows = (y1 - y0) as u64;
+            if uniform && (255u64 << shift) * (count as u64) < 1 << 32 {
+                self.block_sums.clear();
+                self.block_sums.extend(
+                    self.column_sums
+                        .chunks_exact(block_width)
+                        .map(|block| block.iter().sum::<u32>()),
+                );
+                RoundingDivisor::new(count, 255 << shift).divide_all(&self.block_sums, shift, out);
+                continue;
+            }
             for bounds in self.column_starts.windows(2) {
                 let block = &self.column_sums[bounds[0]..bounds[1]];
-                let mean = if block.len() == 1 && rows == 1 {
-                    block[0] as u64
-                } else {
-                    // A block sums at most 65535 × rows × columns: u64 cannot overflow.
-                    let sum: u64 = block.iter().map(|&v| v as u64).sum();
-                    let count = rows * block.len() as u64;
-                    (sum + count / 2) / count
-                };
-                out.push((mean >> shift).min(255) as u8);
+                // A block sums at most 65535 × rows × columns: u64 cannot overflow.
+                let sum: u64 = block.iter().map(|&v| v as u64).sum();
+                let count = ((y1 - y0) * block.len()) as u64;
+                out.push((((sum + count / 2) / count) >> shift).min(255) as u8);
             }
         }
         Ok(())
+    }
+}
+
+/// Rounded division by one divisor as a multiply and a shift, exact over the sums it is built
+/// for (Granlund and Montgomery): the per-pixel division was most of the analysis time.
+#[derive(Debug, Clone, Copy)]
+struct RoundingDivisor {
+    count: u32,
+    reciprocal: u64,
+    exact: bool,
+}
+
+impl RoundingDivisor {
+    /// For sums of `count` values of at most `max_value` each.
+    fn new(count: usize, max_value: u32) -> Self {
+        let count = count.clamp(1, u32::MAX as usize) as u32;
+        // With reciprocal = ceil(2^32 / count), floor(n × reciprocal / 2^32) = floor(n / count)
+        // for every n with n × count < 2^32.
+        let largest = max_value as u64 * count as u64 + count as u64 / 2;
+        RoundingDivisor {
+            count,
+            reciprocal: (1u64 << 32).div_ceil(count as u64),
+            exact: largest
+                .checked_mul(count as u64)
+                .is_some_and(|p| p < 1 << 32),
+        }
+    }
+
+    /// Appends `((sum + count / 2) / count) >> shift` of each sum, at most 255, to `out`.
+    fn divide_all(&self, sums: &[u32], shift: u32, out: &mut Vec<u8>) {
+        let half = (self.count / 2) as u64;
+        let clamp = |mean: u64| ((mean >> shift).min(255)) as u8;
+        if self.exact {
+            let reciprocal = self.reciprocal;
+            out.extend(
+                sums.iter()
+                    .map(|&sum| clamp(((sum as u64 + half) * reciprocal) >> 32)),
+            );
+        } else {
+            let count = self.count as u64;
+            out.extend(sums.iter().map(|&sum| clamp((sum as u64 + half) / count)));
+        }
+    }
+}
+
+/// Adds one 8-bit row into the sums of its blocks of 1, 2 or 3 pixels, each width its own loop
+/// so that the compiler unrolls and vectorises it.
+fn accumulate_blocks(row: &[u8], block_width: usize, sums: &mut [u32]) {
+    fn fixed<const K: usize>(row: &[u8], sums: &mut [u32]) {
+        for (sum, block) in sums.iter_mut().zip(row.chunks_exact(K)) {
+            *sum += block.iter().map(|&v| v as u32).sum::<u32>();
+        }
+    }
+    match block_width {
+        1 => fixed::<1>(row, sums),
+        2 => fixed::<2>(row, sums),
+        _ => fixed::<3>(row, sums),
     }
 }
 
@@ -236,18 +320,15 @@ impl Levels {
         if image.is_empty() {
             return None;
         }
-        let mut counts = [0u64; 256];
-        for &v in image {
-            counts[v as usize] += 1;
-        }
+        // Integer sums are exact, so the levels equal those of any exact summation; 4096
+        // squares of 255 fit a u32, which lets the compiler vectorise each chunk.
+        let (sum, sum_sq) = image.chunks(4096).fold((0u64, 0u64), |(s, q), chunk| {
+            let chunk_sum: u32 = chunk.iter().map(|&v| v as u32).sum();
+            let chunk_sq: u32 = chunk.iter().map(|&v| v as u32 * v as u32).sum();
+            (s + chunk_sum as u64, q + chunk_sq as u64)
+        });
         let n = image.len() as f64;
-        let (sum, sum_sq) = counts
-            .iter()
-            .enumerate()
-            .fold((0.0, 0.0), |(s, q), (v, &c)| {
-                let (v, c) = (v as f64, c as f64);
-                (s + v * c, q + v * v * c)
-            });
+        let (sum, sum_sq) = (sum as f64, sum_sq as f64);
         let mean = sum / n;
         let spread = (sum_sq / n - mean * mean).max(0.0).sqrt();
         Some(Levels { mean, spread })
@@ -398,6 +479,83 @@ mod tests {
                 .copied()
                 .collect::<Vec<_>>()
         );
+    }
+
+    /// The box average by definition: each block's rounded mean, one division per block.
+    fn naive_box_average(
+        data: &[u8],
+        stride: usize,
+        size: (usize, usize),
+        out: (usize, usize),
+    ) -> Vec<u8> {
+        let ((width, height), (out_width, out_height)) = (size, out);
+        let mut image = Vec::new();
+        for oy in 0..out_height {
+            let rows = oy * height / out_height..(oy + 1) * height / out_height;
+            for ox in 0..out_width {
+                let columns = ox * width / out_width..(ox + 1) * width / out_width;
+                let (mut sum, mut count) = (0u64, 0u64);
+                for y in rows.clone() {
+                    for x in columns.clone() {
+                        sum += data[y * stride + x] as u64;
+                        count += 1;
+                    }
+                }
+                image.push(((sum + count / 2) / count) as u8);
+            }
+        }
+        image
+    }
+
+    #[test]
+    fn every_block_shape_equals_the_plain_box_average() {
+        // Blocks of 1, 2 and 3 columns (rows added straight into block sums), 6 and 12
+        // (per-column sums, uniform blocks) and uneven blocks (1000 -> 320).
+        for (width, height) in [
+            (320, 90),
+            (640, 360),
+            (960, 270),
+            (1920, 540),
+            (3840, 60),
+            (1000, 333),
+        ] {
+            let stride = width + 7;
+            let data: Vec<u8> = (0..stride * height)
+                .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect();
+            let plane = LumaPlane {
+                data: &data,
+                stride,
+                width,
+                height,
+                layout: LumaLayout::Planar8,
+            };
+            let (w, h) = analysis_size(width, height, 320);
+            assert_eq!(
+                small(&plane, w, h).unwrap(),
+                naive_box_average(&data, stride, (width, height), (w, h)),
+                "{width}x{height}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rounding_divisor_equals_division_wherever_it_claims_exactness() {
+        for count in [1, 2, 3, 4, 5, 6, 7, 9, 12, 36, 144, 255, 1000, 4097] {
+            let divisor = RoundingDivisor::new(count, 255);
+            assert!(divisor.exact, "count {count}");
+            let sums: Vec<u32> = (0..=255 * count as u32).collect();
+            let mut out = Vec::new();
+            divisor.divide_all(&sums, 0, &mut out);
+            for (&sum, &mean) in sums.iter().zip(&out) {
+                assert_eq!(
+                    mean as u32,
+                    (sum + count as u32 / 2) / count as u32,
+                    "{sum} / {count}"
+                );
+            }
+        }
+        assert!(!RoundingDivisor::new(1 << 20, 255).exact);
     }
 
     #[test]
