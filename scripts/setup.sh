@@ -14,7 +14,7 @@ APT_PACKAGES=(
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-plugins-base-apps
     python3-venv meson ninja-build python3-gi gir1.2-gstreamer-1.0
-    gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-bad ffmpeg
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }

@@ -10,7 +10,7 @@ use gst_check::Harness;
 use gstexemplar::scene_change::SceneChange;
 
 mod common;
-use common::{errors, has_eos, init, launch, media, run_to_end, temp_dir};
+use common::{errors, has_eos, init, launch, media, mentions, run_to_end, temp_dir};
 
 const W: usize = 64;
 const H: usize = 48;
@@ -787,4 +787,80 @@ fn max_lookahead_time_bounds_the_hold_back_of_slow_sources() {
     assert_eq!(latency("1/1", 3_500_000_000), 3_000_000_000);
     // At 25 fps the default 1.16 s is within a 2 s bound: nothing changes.
     assert_eq!(latency("25/1", 2_000_000_000), 1_160_000_000);
+}
+
+/// A harness around `scenecut method=<method>` (set before the element starts: the model loads
+/// on READY→PAUSED).
+fn method_harness(method: &str) -> Harness {
+    init();
+    let mut h = Harness::new_parse(&format!("scenecut method={method}"));
+    h.set_src_caps_str(GRAY_CAPS);
+    h
+}
+
+#[test]
+fn learned_and_hybrid_hold_back_the_models_lookahead_in_window_steps() {
+    for method in ["learned", "hybrid"] {
+        let mut h = method_harness(method);
+        h.set_upstream_latency(gst::ClockTime::ZERO);
+        for (i, buffer) in sequence(100, &[]).into_iter().enumerate() {
+            h.push(buffer).unwrap();
+            // The model judges 25 frames at a time once the 24 after them have arrived, the
+            // rule each frame once 29 more have; a frame leaves when both have judged it and
+            // the two after it.
+            let judged_by_model = match i {
+                0..=47 => 0,
+                48..=72 => 25,
+                73..=97 => 50,
+                _ => 75,
+            };
+            let judged_by_rule = i.saturating_sub(28);
+            let released = judged_by_model.min(judged_by_rule).saturating_sub(2);
+            assert_eq!(
+                h.buffers_received() as usize,
+                released,
+                "{method}, frame {i}"
+            );
+        }
+        // 50 frames at 25 fps: 2 s.
+        assert_eq!(
+            h.query_latency(),
+            Some(gst::ClockTime::from_mseconds(50 * 40))
+        );
+        assert!(h.push_event(gst::event::Eos::new()));
+        assert_eq!(h.buffers_received(), 100, "{method}");
+        for i in 0..100u64 {
+            assert_eq!(h.pull().unwrap().offset(), i, "{method}");
+        }
+    }
+}
+
+#[test]
+fn learned_without_its_model_fails_to_start_and_says_what_to_do() {
+    init();
+    let element = gst::ElementFactory::make("scenecut")
+        .property_from_str("method", "learned")
+        .property("transition-model", "/nonexistent/transnetv2.onnx")
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    assert!(element.set_state(gst::State::Paused).is_err());
+    let messages = errors(&bus.iter().collect::<Vec<_>>());
+    assert!(
+        mentions(
+            &messages,
+            &[
+                "method=learned needs the TransNetV2 model",
+                "/nonexistent/transnetv2.onnx",
+                "Use method=rule"
+            ]
+        ),
+        "{messages:?}"
+    );
+    element.set_state(gst::State::Null).unwrap();
+    // The rule needs neither the model nor ONNX Runtime.
+    element.set_property_from_str("method", "rule");
+    assert!(element.set_state(gst::State::Paused).is_ok());
+    element.set_state(gst::State::Null).unwrap();
 }

@@ -684,3 +684,71 @@ impl Models {
         })
     }
 }
+
+/// File name of the shot-boundary model in the models folder.
+pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
+
+/// TransNetV2 (`scenecut`'s learned and hybrid methods): windows of 48x27 RGB frames to
+/// per-frame transition probabilities.
+pub struct TransitionModel {
+    session: Session,
+    pub provider: &'static str,
+}
+
+impl TransitionModel {
+    pub fn load(path: &Path, threads: usize) -> Result<Self, InferenceError> {
+        let options = SessionOptions {
+            provider: Provider::Cpu,
+            device_id: 0,
+            strict: false,
+            threads,
+        };
+        let (session, provider, _) = build_session(path, &options)?;
+        check_ports(
+            path,
+            "transition model",
+            session.inputs(),
+            &[Port {
+                name: "frames",
+                rank: 5,
+            }],
+        )?;
+        check_ports(
+            path,
+            "transition model",
+            session.outputs(),
+            &[
+                Port {
+                    name: "transition",
+                    rank: 2,
+                },
+                Port {
+                    name: "transition_any",
+                    rank: 2,
+                },
+            ],
+        )?;
+        Ok(TransitionModel { session, provider })
+    }
+
+    /// Probabilities for each of `frames`' `height × width` RGB thumbnails: (transition,
+    /// part of a transition).
+    pub fn predict(
+        &mut self,
+        frames: &[u8],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<(f32, f32)>, InferenceError> {
+        let count = frames.len() / (width * height * 3);
+        let input = TensorRef::from_array_view(([1usize, count, height, width, 3], frames))?;
+        let outputs = self.session.run(ort::inputs!["frames" => input])?;
+        let (shape, transition) = output(&outputs, "transition")?;
+        let (_, any) = output(&outputs, "transition_any")?;
+        if shape != [1, count as i64] || any.len() != count {
+            return Err(InferenceError(format!(
+                "the transition model returned shape {shape:?}, expected [1, {count}]"
+            )));
+        }
+        Ok(transition.into_iter().zip(any).collect())
+    }
+}

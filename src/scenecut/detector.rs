@@ -156,6 +156,16 @@ pub enum Verdict {
     /// The frame halfway up from a dissolve's contrast valley at `valley` to the new shot's
     /// contrast, which starts a scene; `depth` is the lower peak's contrast over the valley's.
     Dissolve { depth: f64, valley: u64 },
+    /// The learned model's transition of `frames` frames ends just before this frame, which
+    /// starts a scene; `probability` is its peak.
+    Transition {
+        kind: Kind,
+        probability: f64,
+        frames: u64,
+    },
+    /// The rule found a scene start here, but the learned model gives every frame around it
+    /// at most `probability` of being a transition (`method=hybrid`).
+    Vetoed { rule: Kind, probability: f64 },
 }
 
 /// How a scene began.
@@ -198,6 +208,9 @@ impl Decision {
             Verdict::SceneStart { score } => Some((Kind::Cut, score)),
             Verdict::FadeIn { depth, .. } => Some((Kind::Fade, depth)),
             Verdict::Dissolve { depth, .. } => Some((Kind::Dissolve, depth)),
+            Verdict::Transition {
+                kind, probability, ..
+            } => Some((kind, probability)),
             _ => None,
         }
     }

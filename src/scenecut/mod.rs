@@ -8,10 +8,46 @@ use gst::prelude::*;
 
 pub mod detector;
 mod imp;
+pub mod learned;
 pub mod luma;
 
 glib::wrapper! {
     pub struct SceneCut(ObjectSubclass<imp::SceneCut>) @extends gst::Element, gst::Object;
+}
+
+/// How `scenecut` finds scene starts.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSceneCutMethod")]
+pub enum SceneCutMethod {
+    #[enum_value(
+        name = "Rule: windowed absolute luma differences, fades and dissolves from the levels \
+                (no ONNX Runtime needed)",
+        nick = "rule"
+    )]
+    #[default]
+    Rule = 0,
+    #[enum_value(
+        name = "Learned: the TransNetV2 shot-boundary model alone (needs ONNX Runtime)",
+        nick = "learned"
+    )]
+    Learned = 1,
+    #[enum_value(
+        name = "Hybrid: the rule's cuts unless the model sees no transition there, plus the \
+                model's dissolves, fades and cuts the rule missed (needs ONNX Runtime)",
+        nick = "hybrid"
+    )]
+    Hybrid = 2,
+}
+
+impl From<SceneCutMethod> for learned::Method {
+    fn from(method: SceneCutMethod) -> Self {
+        match method {
+            SceneCutMethod::Rule => learned::Method::Rule,
+            SceneCutMethod::Learned => learned::Method::Learned,
+            SceneCutMethod::Hybrid => learned::Method::Hybrid,
+        }
+    }
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The learned shot-boundary model's side of `scenecut`, free of GStreamer and of ONNX Runtime:
+//! which 48x27 frames go to TransNetV2 in which window, and what its per-frame transition
+//! probabilities say, alone (`method=learned`) or combined with the rule (`method=hybrid`).
+//!
+//! Windows: TransNetV2 judges a frame best with context on both sides (the package runs
+//! 100-frame windows and keeps their middle 50). Here a window holds `WINDOW` frames and keeps
+//! the `STEP` frames after its first `CONTEXT_BEFORE`: every frame is judged with at least 25
+//! frames before it and 24 after, and a frame waits for at most `MODEL_LOOKAHEAD` later frames.
+//! The stream's first frame is repeated before it and its last after it, as the package does.
+
+use std::collections::VecDeque;
+
+use super::detector::{Decision, Kind, Verdict};
+use super::luma::Levels;
+
+pub const THUMBNAIL_WIDTH: usize = 48;
+pub const THUMBNAIL_HEIGHT: usize = 27;
+/// Bytes of one RGB thumbnail.
+pub const THUMBNAIL_BYTES: usize = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT * 3;
+/// Frames of context before the first frame a window judges.
+pub const CONTEXT_BEFORE: usize = 25;
+/// Frames each window judges; windows start `STEP` frames apart.
+pub const STEP: usize = 25;
+/// Frames per model run.
+pub const WINDOW: usize = 74;
+/// Frames that must have arrived after a frame before the model has judged it.
+pub const MODEL_LOOKAHEAD: usize = WINDOW - CONTEXT_BEFORE - 1;
+/// Frames after a frame whose probabilities the decision on it reads (the end of a transition
+/// and a rule cut just after it).
+const DECISION_REACH: usize = 2;
+/// Frames after a frame that `method=learned` and `method=hybrid` hold back.
+pub const LOOKAHEAD: usize = MODEL_LOOKAHEAD + DECISION_REACH;
+
+/// Probability above which a frame belongs to a transition (the package's default, 0.5).
+pub const TRANSITION_THRESHOLD: f32 = 0.5;
+/// In `hybrid`, a cut of the rule stands unless the model gives every frame around it less than
+/// this: a whip pan or a flash the rule mistakes for a cut scores near 0, a real cut the model
+/// is unsure of still scores well above it.
+pub const HYBRID_VETO_BELOW: f32 = 0.05;
+/// A transition whose frames of the "every frame of the transition" head above 0.5 number at
+/// least this many is gradual (a fade or a dissolve), else a cut.
+const GRADUAL_FRAMES: usize = 3;
+/// Mean luma below which a transition's darkest frame makes it a fade through black.
+const FADE_BLACK_LEVEL: f64 = 24.0;
+
+/// How scene starts are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The windowed absolute-difference rule alone.
+    #[default]
+    Rule,
+    /// TransNetV2 alone.
+    Learned,
+    /// The rule's cuts, kept where the model sees a transition near them, plus the model's
+    /// transitions that the rule missed (dissolves, fades, weak cuts).
+    Hybrid,
+}
+
+impl Method {
+    pub fn uses_model(self) -> bool {
+        self != Method::Rule
+    }
+}
+
+/// Collects thumbnails and hands out the windows the model must run, in order.
+#[derive(Debug, Default)]
+pub struct Windows {
+    /// Thumbnails from stream frame `first` on, `THUMBNAIL_BYTES` each.
+    frames: VecDeque<Vec<u8>>,
+    first: u64,
+    received: u64,
+    /// First frame of the next window to judge.
+    next_judged: u64,
+    finished: bool,
+    /// Buffers of dropped thumbnails, reused so the steady state allocates nothing.
+    spare: Vec<Vec<u8>>,
+}
+
+/// One model run: `frames` (`WINDOW` thumbnails, padded at the ends) judges stream frames
+/// `judged_from .. judged_from + judged` from window position `CONTEXT_BEFORE` on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub frames: Vec<u8>,
+    pub judged_from: u64,
+    pub judged: usize,
+}
+
+impl Windows {
+    /// Adds the next frame's RGB thumbnail (`THUMBNAIL_BYTES`).
+    pub fn push(&mut self, thumbnail: &[u8]) {
+        debug_assert_eq!(thumbnail.len(), THUMBNAIL_BYTES);
+        let mut frame = self.spare.pop().unwrap_or_default();
+        frame.clear();
+        frame.extend_from_slice(thumbnail);
+        self.frames.push_back(frame);
+        self.received += 1;
+    }
+
+    /// Marks the end of the stream: the last windows may now run, padded.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// Frames received and not judged yet.
+    pub fn pending(&self) -> u64 {
+        self.received - self.next_judged
+    }
+
+    /// The next window to run, once the frames it needs have arrived (or the stream ended).
+    pub fn next_window(&mut self) -> Option<Window> {
+        let from = self.next_judged;
+        if from >= self.received {
+            return None;
+        }
+        let last_needed = from + (WINDOW - CONTEXT_BEFORE) as u64 - 1;
+        if !self.finished && last_needed >= self.received {
+            return None;
+        }
+        let judged = (self.received - from).min(STEP as u64) as usize;
+        let mut frames = Vec::with_capacity(WINDOW * THUMBNAIL_BYTES);
+        for position in 0..WINDOW as i64 {
+            // Stream frame at this position, clamped to the stream's ends (the padding).
+            let frame = (from as i64 - CONTEXT_BEFORE as i64 + position)
+                .clamp(0, self.received as i64 - 1) as u64;
+            let index = (frame.saturating_sub(self.first) as usize).min(self.frames.len() - 1);
+            frames.extend_from_slice(&self.frames[index]);
+        }
+        self.next_judged += judged as u64;
+        // The next window reaches back `CONTEXT_BEFORE` frames from its first judged frame.
+        while self.first + (CONTEXT_BEFORE as u64) < self.next_judged && self.frames.len() > 1 {
+            if let Some(frame) = self.frames.pop_front() {
+                self.spare.push(frame);
+            }
+            self.first += 1;
+        }
+        Some(Window {
+            frames,
+            judged_from: from,
+            judged,
+        })
+    }
+
+    /// Forgets everything: the next frame is frame 0 of a new run.
+    pub fn reset(&mut self) {
+        *self = Windows::default();
+    }
+}
+
+/// The model's two outputs for one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Probabilities {
+    /// The frame is a transition (TransNetV2's single-frame head).
+    pub transition: f32,
+    /// The frame is part of a transition (its many-hot head).
+    pub any: f32,
+}
+
+/// Turns the rule's decisions and the model's probabilities into final decisions, in frame
+/// order.
+#[derive(Debug)]
+pub struct Combiner {
+    method: Method,
+    min_scene_frames: u64,
+    /// Per frame from `first` on: the rule's decision and the model's probabilities once known,
+    /// and the frame's levels.
+    rule: VecDeque<Option<Decision>>,
+    model: VecDeque<Option<Probabilities>>,
+    levels: VecDeque<Option<Levels>>,
+    first: u64,
+    next_undecided: u64,
+    last_scene_start: Option<u64>,
+    finished: bool,
+}
+
+impl Combiner {
+    pub fn new(method: Method, min_scene_frames: u64) -> Self {
+        Combiner {
+            method,
+            min_scene_frames,
+            rule: VecDeque::new(),
+            model: VecDeque::new(),
+            levels: VecDeque::new(),
+            first: 0,
+            next_undecided: 0,
+            last_scene_start: None,
+            finished: false,
+        }
+    }
+
+    fn slot<T: Default + Clone>(queue: &mut VecDeque<T>, first: u64, frame: u64) -> &mut T {
+        let index = (frame - first) as usize;
+        if queue.len() <= index {
+            queue.resize(index + 1, T::default());
+        }
+        &mut queue[index]
+    }
+
+    /// The levels of the next frame of the run, as it arrives.
+    pub fn push_levels(&mut self, levels: Option<Levels>) {
+        self.levels.push_back(levels);
+    }
+
+    /// The rule's decision on a frame (frames come in order).
+    pub fn push_rule(&mut self, decision: Decision) {
+        let (first, frame) = (self.first, decision.frame);
+        *Self::slot(&mut self.rule, first, frame) = Some(decision);
+    }
+
+    /// The model's probabilities for consecutive frames from `from` on.
+    pub fn push_model(&mut self, from: u64, probabilities: &[Probabilities]) {
+        for (k, &p) in probabilities.iter().enumerate() {
+            let first = self.first;
+            *Self::slot(&mut self.model, first, from + k as u64) = Some(p);
+        }
+    }
+
+    /// Marks the end of the run: frames are decided with what is known.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    fn rule_at(&self, frame: u64) -> Option<&Decision> {
+        let index = frame.checked_sub(self.first)? as usize;
+        self.rule.get(index)?.as_ref()
+    }
+
+    fn model_at(&self, frame: u64) -> Option<Probabilities> {
+        let index = frame.checked_sub(self.first)? as usize;
+        *self.model.get(index)?
+    }
+
+    fn levels_at(&self, frame: u64) -> Option<Levels> {
+        let index = frame.checked_sub(self.first)? as usize;
+        *self.levels.get(index)?
+    }
+
+    /// Whether everything the decision on `frame` reads is known.
+    fn ready(&self, frame: u64) -> bool {
+        if self.finished {
+            return self.rule_at(frame).is_some();
+        }
+        let known = |f: u64| self.rule_at(f).is_some() && self.model_at(f).is_some();
+        (0..=DECISION_REACH as u64).all(|k| known(frame + k))
+    }
+
+    /// The final decision on the oldest undecided frame, once it can be made.
+    pub fn next_decision(&mut self) -> Option<Decision> {
+        let frame = self.next_undecided;
+        if !self.ready(frame) {
+            return None;
+        }
+        let rule = *self.rule_at(frame)?;
+        let verdict = if frame == 0 {
+            rule.verdict
+        } else {
+            self.judge(frame, &rule)
+        };
+        let decision = Decision { verdict, ..rule };
+        if decision.scene_kind().is_some() {
+            self.last_scene_start = Some(frame);
+        }
+        self.next_undecided += 1;
+        self.trim();
+        Some(decision)
+    }
+
+    /// The model's transition that ends just before `frame`: the frames before it whose
+    /// single-frame probability passes the threshold, and their peak.
+    fn transition_ending_before(&self, frame: u64) -> Option<(u64, f32)> {
+        let here = self.model_at(frame)?;
+        if here.transition > TRANSITION_THRESHOLD {
+            return None;
+        }
+        let mut start = frame;
+        let mut peak = 0f32;
+        while start > 0 {
+            match self.model_at(start - 1) {
+                Some(p) if p.transition > TRANSITION_THRESHOLD => {
+                    peak = peak.max(p.transition);
+                    start -= 1;
+                }
+                _ => break,
+            }
+        }
+        (start < frame).then_some((start, peak))
+    }
+
+    /// Frames around `[start, end)` that the many-hot head places in the transition, and the
+    /// darkest mean luma among them.
+    fn extent(&self, start: u64, end: u64) -> (u64, u64, f64) {
+        let inside = |f: u64| {
+            self.model_at(f)
+                .is_some_and(|p| p.any > TRANSITION_THRESHOLD)
+        };
+        let mut from = start;
+        while from > 0 && inside(from - 1) {
+            from -= 1;
+        }
+        let mut to = end;
+        while inside(to) {
+            to += 1;
+        }
+        let darkest = (from.min(start)..to.max(end) + 1)
+            .filter_map(|f| self.levels_at(f))
+            .map(|l| l.mean)
+            .fold(f64::INFINITY, f64::min);
+        (from, to, darkest)
+    }
+
+    fn model_kind(&self, start: u64, end: u64) -> (Kind, u64) {
+        let (from, to, darkest) = self.extent(start, end);
+        let frames = (to - from).max(end - start);
+        let kind = if (frames as usize) < GRADUAL_FRAMES {
+            Kind::Cut
+        } else if darkest < FADE_BLACK_LEVEL {
+            Kind::Fade
+        } else {
+            Kind::Dissolve
+        };
+        (kind, frames)
+    }
+
+    /// Highest single-frame probability among the frames that can mark a transition into
+    /// `frame` (the model marks the last frame of the old shot).
+    fn support(&self, frame: u64) -> f32 {
+        (frame.saturating_sub(3)..=frame + 1)
+            .filter_map(|f| self.model_at(f))
+            .map(|p| p.transition.max(p.any))
+            .fold(0.0, f32::max)
+    }
+
+    fn too_soon(&self, frame: u64) -> Option<u64> {
+        self.last_scene_start
+            .filter(|&last| frame < last + self.min_scene_frames.max(1))
+    }
+
+    fn judge(&self, frame: u64, rule: &Decision) -> Verdict {
+        if self.model_at(frame).is_none() {
+            // Only at the end of a run whose last window failed: the rule decides alone.
+            return rule.verdict;
+        }
+        let model_start = self.transition_ending_before(frame);
+        match self.method {
+            Method::Rule => rule.verdict,
+            Method::Learned => match model_start {
+                Some((start, peak)) => self.model_verdict(frame, start, peak),
+                None => Verdict::Continues,
+            },
+            Method::Hybrid => {
+                if rule.scene_kind().is_some() {
+                    let support = self.support(frame);
+                    if support < HYBRID_VETO_BELOW {
+                        return Verdict::Vetoed {
+                            rule: rule.scene_kind().map_or(Kind::Cut, |(k, _)| k),
+                            probability: support as f64,
+                        };
+                    }
+                    return rule.verdict;
+                }
+                let Some((start, peak)) = model_start else {
+                    return rule.verdict;
+                };
+                // The rule may already have started the scene inside this transition, or is
+                // about to, just after it.
+                let (from, _, _) = self.extent(start, frame);
+                let rule_started = self.last_scene_start.is_some_and(|last| last + 2 >= from)
+                    || (1..=DECISION_REACH as u64).any(|k| {
+                        self.rule_at(frame + k)
+                            .is_some_and(|d| d.scene_kind().is_some())
+                            && self.support(frame + k) >= HYBRID_VETO_BELOW
+                    });
+                if rule_started {
+                    return rule.verdict;
+                }
+                self.model_verdict(frame, start, peak)
+            }
+        }
+    }
+
+    fn model_verdict(&self, frame: u64, start: u64, peak: f32) -> Verdict {
+        if let Some(previous) = self.too_soon(frame) {
+            return Verdict::TooSoon {
+                score: peak as f64,
+                previous_cut: previous,
+            };
+        }
+        let (kind, frames) = self.model_kind(start, frame);
+        Verdict::Transition {
+            kind,
+            probability: peak as f64,
+            frames,
+        }
+    }
+
+    fn trim(&mut self) {
+        // Keep the frames a transition ending later can reach back to.
+        let keep_from = self.next_undecided.saturating_sub(WINDOW as u64);
+        while self.first < keep_from {
+            self.rule.pop_front();
+            self.model.pop_front();
+            self.levels.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Forgets everything: the next frame is frame 0 of a new run.
+    pub fn reset(&mut self) {
+        *self = Combiner::new(self.method, self.min_scene_frames);
+    }
+}
+
+/// The model's side of a run: thumbnails in, windows run, final decisions out.
+#[derive(Debug)]
+pub struct Learned {
+    windows: Windows,
+    combiner: Combiner,
+    /// Frames judged by the model and thumbnails in windows so far, for the log and benches.
+    pub windows_run: u64,
+}
+
+impl Learned {
+    pub fn new(method: Method, min_scene_frames: u64) -> Self {
+        Learned {
+            windows: Windows::default(),
+            combiner: Combiner::new(method, min_scene_frames),
+            windows_run: 0,
+        }
+    }
+
+    /// Adds the next frame: its RGB thumbnail and its levels.
+    pub fn push_frame(&mut self, thumbnail: &[u8], levels: Option<Levels>) {
+        self.windows.push(thumbnail);
+        self.combiner.push_levels(levels);
+    }
+
+    /// Runs every window that can run now through `model`, which maps `WINDOW` thumbnails to
+    /// their probabilities.
+    pub fn run_windows<E>(
+        &mut self,
+        mut model: impl FnMut(&[u8]) -> Result<Vec<Probabilities>, E>,
+    ) -> Result<(), E> {
+        while let Some(window) = self.windows.next_window() {
+            let probabilities = model(&window.frames)?;
+            let judged = &probabilities[CONTEXT_BEFORE.min(probabilities.len())..];
+            self.combiner.push_model(
+                window.judged_from,
+                &judged[..window.judged.min(judged.len())],
+            );
+            self.windows_run += 1;
+        }
+        Ok(())
+    }
+
+    pub fn push_rule(&mut self, decision: Decision) {
+        self.combiner.push_rule(decision);
+    }
+
+    pub fn next_decision(&mut self) -> Option<Decision> {
+        self.combiner.next_decision()
+    }
+
+    /// Marks the end of the run; run the last windows with `run_windows` afterwards.
+    pub fn finish(&mut self) {
+        self.windows.finish();
+        self.combiner.finish();
+    }
+
+    pub fn reset(&mut self) {
+        self.windows.reset();
+        self.combiner.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thumbnail whose every byte is `value`.
+    fn thumbnail(value: u8) -> Vec<u8> {
+        vec![value; THUMBNAIL_BYTES]
+    }
+
+    /// The frame each of a window's positions shows (thumbnail `k` holds value `k`).
+    fn shown(window: &Window) -> Vec<u8> {
+        window
+            .frames
+            .chunks(THUMBNAIL_BYTES)
+            .map(|t| t[0])
+            .collect()
+    }
+
+    #[test]
+    fn windows_judge_every_frame_once_with_context_and_padding() {
+        let mut windows = Windows::default();
+        let mut judged = Vec::new();
+        for frame in 0..60u8 {
+            windows.push(&thumbnail(frame));
+            while let Some(window) = windows.next_window() {
+                // A window runs as soon as the last frame it shows has arrived, not before.
+                let last_shown = window.judged_from + (WINDOW - CONTEXT_BEFORE) as u64 - 1;
+                assert_eq!(last_shown, frame as u64);
+                judged.push(window);
+            }
+        }
+        assert_eq!(judged.len(), 1);
+        let first = shown(&judged[0]);
+        // The stream's first frame stands in for the 25 frames before it.
+        assert_eq!(first[..CONTEXT_BEFORE], [0; CONTEXT_BEFORE]);
+        assert_eq!(first[CONTEXT_BEFORE..], (0..49).collect::<Vec<u8>>()[..]);
+        assert_eq!((judged[0].judged_from, judged[0].judged), (0, STEP));
+        windows.finish();
+        while let Some(window) = windows.next_window() {
+            judged.push(window);
+        }
+        assert_eq!(
+            judged
+                .iter()
+                .map(|w| (w.judged_from, w.judged))
+                .collect::<Vec<_>>(),
+            [(0, 25), (25, 25), (50, 10)]
+        );
+        let last = shown(&judged[2]);
+        assert_eq!(last[..CONTEXT_BEFORE], (25..50).collect::<Vec<u8>>()[..]);
+        // After the last frame (59) the last frame stands in for the ones that never came.
+        assert_eq!(
+            last[CONTEXT_BEFORE..CONTEXT_BEFORE + 10],
+            (50..60).collect::<Vec<u8>>()[..]
+        );
+        assert!(last[CONTEXT_BEFORE + 10..].iter().all(|&v| v == 59));
+        assert_eq!(windows.pending(), 0);
+    }
+
+    fn rule(frame: u64, cut: bool) -> Decision {
+        Decision {
+            frame,
+            diff: Some(if cut { 40.0 } else { 1.0 }),
+            verdict: if cut || frame == 0 {
+                Verdict::SceneStart { score: 5.0 }
+            } else {
+                Verdict::Continues
+            },
+        }
+    }
+
+    fn levels(mean: f64) -> Option<Levels> {
+        Some(Levels { mean, spread: 30.0 })
+    }
+
+    /// Runs `frames` frames through a combiner: the rule's cuts, the model's probabilities
+    /// (transition, any) and each frame's mean luma; returns every decision.
+    fn combine(
+        method: Method,
+        rule_cuts: &[u64],
+        model: &[(f32, f32)],
+        means: &[f64],
+    ) -> Vec<Decision> {
+        let mut combiner = Combiner::new(method, 8);
+        let mut decisions = Vec::new();
+        for frame in 0..model.len() as u64 {
+            combiner.push_levels(levels(means[frame as usize]));
+            combiner.push_rule(rule(frame, rule_cuts.contains(&frame)));
+            let (transition, any) = model[frame as usize];
+            combiner.push_model(frame, &[Probabilities { transition, any }]);
+            decisions.extend(std::iter::from_fn(|| combiner.next_decision()));
+        }
+        combiner.finish();
+        decisions.extend(std::iter::from_fn(|| combiner.next_decision()));
+        assert_eq!(
+            decisions.iter().map(|d| d.frame).collect::<Vec<_>>(),
+            (0..model.len() as u64).collect::<Vec<_>>(),
+            "every frame decided once, in order"
+        );
+        decisions
+    }
+
+    fn starts(decisions: &[Decision]) -> Vec<(u64, Kind)> {
+        decisions
+            .iter()
+            .filter_map(|d| d.scene_kind().map(|(kind, _)| (d.frame, kind)))
+            .collect()
+    }
+
+    /// 80 frames: quiet, with the model's probabilities set on `marked` frames.
+    fn model_marks(marked: &[(u64, f32, f32)]) -> Vec<(f32, f32)> {
+        let mut model = vec![(0.01, 0.01); 80];
+        for &(frame, transition, any) in marked {
+            model[frame as usize] = (transition, any);
+        }
+        model
+    }
+
+    #[test]
+    fn learned_starts_a_scene_after_the_models_transition_and_names_its_kind() {
+        let bright = vec![120.0; 80];
+        // A cut: the model marks the old shot's last frame.
+        let cut = model_marks(&[(39, 0.9, 0.8)]);
+        assert_eq!(
+            starts(&combine(Method::Learned, &[], &cut, &bright)),
+            [(0, Kind::Cut), (40, Kind::Cut)]
+        );
+        // A gradual transition: the "any" head covers frames 30-41.
+        let marks: Vec<_> = (30..42)
+            .map(|f| (f, if f == 37 { 0.8 } else { 0.2 }, 0.9))
+            .collect();
+        let gradual = model_marks(&marks);
+        assert_eq!(
+            starts(&combine(Method::Learned, &[], &gradual, &bright)),
+            [(0, Kind::Cut), (38, Kind::Dissolve)]
+        );
+        let mut through_black = bright.clone();
+        through_black[36] = 8.0;
+        assert_eq!(
+            starts(&combine(Method::Learned, &[], &gradual, &through_black)),
+            [(0, Kind::Cut), (38, Kind::Fade)]
+        );
+        // The rule's cut alone does not start a scene in `learned`.
+        assert_eq!(
+            starts(&combine(Method::Learned, &[60], &cut, &bright)),
+            [(0, Kind::Cut), (40, Kind::Cut)]
+        );
+    }
+
+    #[test]
+    fn hybrid_keeps_the_rules_supported_cuts_vetoes_the_rest_and_adds_what_it_missed() {
+        let bright = vec![120.0; 80];
+        // Rule cuts at 20 (model unsure but not silent) and 60 (model silent: a whip pan);
+        // the model's dissolve ending before frame 45 that the rule missed.
+        let mut marks = vec![(19, 0.2, 0.3)];
+        marks.extend((38..45).map(|f| (f, if f == 42 { 0.7 } else { 0.1 }, 0.8)));
+        let decisions = combine(Method::Hybrid, &[20, 60], &model_marks(&marks), &bright);
+        assert_eq!(
+            starts(&decisions),
+            [(0, Kind::Cut), (20, Kind::Cut), (43, Kind::Dissolve)]
+        );
+        assert!(matches!(
+            decisions[60].verdict,
+            Verdict::Vetoed {
+                rule: Kind::Cut,
+                ..
+            }
+        ));
+        // The same transition found by the rule as well starts one scene, the rule's.
+        let decisions = combine(Method::Hybrid, &[40], &model_marks(&marks), &bright);
+        assert_eq!(starts(&decisions), [(0, Kind::Cut), (40, Kind::Cut)]);
+    }
+
+    #[test]
+    fn without_the_models_last_windows_the_rule_decides_the_end() {
+        let mut combiner = Combiner::new(Method::Hybrid, 8);
+        for frame in 0..10 {
+            combiner.push_levels(levels(100.0));
+            combiner.push_rule(rule(frame, frame == 6));
+        }
+        combiner.push_model(0, &[Probabilities::default(); 3]);
+        assert_eq!(combiner.next_decision().map(|d| d.frame), Some(0));
+        assert_eq!(combiner.next_decision(), None);
+        combiner.finish();
+        let rest: Vec<_> = std::iter::from_fn(|| combiner.next_decision()).collect();
+        assert_eq!(rest.len(), 9);
+        assert_eq!(rest[5].scene_kind(), Some((Kind::Cut, 5.0)));
+    }
+}
