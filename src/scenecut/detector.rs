@@ -84,6 +84,10 @@ pub struct Config {
     pub flash_ratio: f64,
     /// Detect fades through black and dissolves (needs `FrameDiffs::levels`).
     pub gradual: bool,
+    /// A cut whose frame correlates with the frame before it at least this much (Pearson,
+    /// over the analysis images) is the same picture in other light: a lamp, flicker, glare,
+    /// not a new scene (0 turns the test off; needs `FrameDiffs::correlation`).
+    pub lighting_correlation: f64,
 }
 
 impl Default for Config {
@@ -96,6 +100,7 @@ impl Default for Config {
             min_scene_frames: 8,
             flash_ratio: 0.5,
             gradual: true,
+            lighting_correlation: DEFAULT_LIGHTING_CORRELATION,
         }
     }
 }
@@ -130,12 +135,28 @@ impl Config {
         self
     }
 
+    /// The rule as `method=hybrid` runs it: it only proposes cuts, which the model confirms,
+    /// so its window and confirmation radius are short enough (10 and 5 frames) not to pass
+    /// over the weaker of two cuts 8 frames apart.
+    pub fn proposing(mut self) -> Self {
+        self.window = self.window.min(PROPOSING_WINDOW);
+        self.confirm_radius = self.confirm_radius.min(PROPOSING_CONFIRM_RADIUS);
+        self
+    }
+
     fn clamped(mut self) -> Self {
         self.window = self.window.clamp(2, MAX_WINDOW);
         self.confirm_radius = self.confirm_radius.clamp(1, MAX_CONFIRM_RADIUS);
         self
     }
 }
+
+const PROPOSING_WINDOW: usize = 10;
+const PROPOSING_CONFIRM_RADIUS: usize = 5;
+
+/// See `Config::lighting_correlation`: a camera move of a few pixels between two frames keeps
+/// their 320-wide analysis images above 0.9; two shots, even of one place, fall below.
+pub const DEFAULT_LIGHTING_CORRELATION: f64 = 0.9;
 
 /// What the rule concluded about one frame, with enough detail to explain it in a log.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,6 +167,9 @@ pub enum Verdict {
     Continues,
     /// A window made it a candidate but its neighbours changed too much as well.
     Unconfirmed { score: f64, neighbour_mean: f64 },
+    /// It passed both tests, but it is the frame before it in other light (`correlation`
+    /// reached `Config::lighting_correlation`).
+    Lighting { score: f64, correlation: f64 },
     /// It passed both tests too soon after the previous cut.
     TooSoon { score: f64, previous_cut: u64 },
     /// A flash of `length` frames starting at `start`: the picture returns to what it was.
@@ -184,6 +208,9 @@ pub struct FrameDiffs {
     pub previous: f64,
     pub skip: [Option<f64>; 2],
     pub levels: Option<Levels>,
+    /// Pearson correlation with the previous frame (none for the first frame of a run or a
+    /// flat frame).
+    pub correlation: Option<f64>,
 }
 
 /// The verdict on one frame, given in frame order.
@@ -223,6 +250,8 @@ pub struct Detector {
     diffs: VecDeque<f64>,
     /// `skips[k]`: the same frame's differences to the frames two and three back.
     skips: VecDeque<[Option<f64>; 2]>,
+    /// `correlations[k]`: the same frame's correlation with the frame before it.
+    correlations: VecDeque<Option<f64>>,
     /// First and last frame of the flash being passed over, if any.
     flash: Option<(u64, u64)>,
     /// Levels of every frame still needed, from `levels_start` on.
@@ -241,6 +270,7 @@ impl Detector {
             config: config.clamped(),
             diffs: VecDeque::new(),
             skips: VecDeque::new(),
+            correlations: VecDeque::new(),
             flash: None,
             levels: VecDeque::new(),
             levels_start: 0,
@@ -279,6 +309,7 @@ impl Detector {
             previous: diff_to_previous,
             skip: [None, None],
             levels: None,
+            correlation: None,
         });
     }
 
@@ -287,6 +318,7 @@ impl Detector {
         if self.frames_seen > 0 {
             self.diffs.push_back(diffs.previous);
             self.skips.push_back(diffs.skip);
+            self.correlations.push_back(diffs.correlation);
         }
         self.levels.push_back(diffs.levels);
         self.frames_seen += 1;
@@ -371,6 +403,12 @@ impl Detector {
         if let Some(length) = self.flash_length(i, last_diff) {
             return Verdict::Flash { start: i, length };
         }
+        let threshold = self.config.lighting_correlation;
+        if let Some(correlation) = self.correlations[(i - self.history_start) as usize]
+            .filter(|&c| threshold > 0.0 && c >= threshold)
+        {
+            return Verdict::Lighting { score, correlation };
+        }
         match self.last_cut {
             Some(previous_cut) if i - previous_cut < self.config.min_scene_frames => {
                 Verdict::TooSoon {
@@ -422,6 +460,10 @@ impl Detector {
         (first_valley..i).find_map(|v| {
             let valley = c(v)?;
             if self.mean(v)? < VISIBLE_LEVEL {
+                return None;
+            }
+            // A valley before the last scene start is that cut's own change of contrast.
+            if self.last_cut.is_some_and(|cut| v <= cut) {
                 return None;
             }
             let before = v.saturating_sub(reach)..v;
@@ -585,6 +627,7 @@ impl Detector {
         while self.history_start < keep_from && !self.diffs.is_empty() {
             self.diffs.pop_front();
             self.skips.pop_front();
+            self.correlations.pop_front();
             self.history_start += 1;
         }
     }
@@ -729,6 +772,7 @@ mod tests {
                 min_scene_frames: (next() * 12.0) as u64,
                 flash_ratio: 0.5,
                 gradual: true,
+                lighting_correlation: DEFAULT_LIGHTING_CORRELATION,
             };
             let expected = reference_cuts(config, &d);
             total_cuts += expected.len() - 1;
@@ -900,6 +944,7 @@ mod tests {
             previous,
             skip: [two, three],
             levels: None,
+            correlation: None,
         });
         verdicts(config, frames)
             .into_iter()
@@ -925,6 +970,43 @@ mod tests {
             out.push((d.frame, d.verdict));
         }
         out
+    }
+
+    #[test]
+    fn a_change_that_keeps_the_picture_is_light_not_a_cut() {
+        // One jump at frame 40 in a steady shot; its correlation with the frame before decides.
+        let frames = |correlation: f64| {
+            (0..80).map(move |i| FrameDiffs {
+                previous: if i == 40 { 30.0 } else { 1.0 },
+                skip: [None, None],
+                levels: None,
+                correlation: Some(if i == 40 { correlation } else { 0.99 }),
+            })
+        };
+        let starts = |config: Config, correlation: f64| {
+            verdicts(config, frames(correlation))
+                .into_iter()
+                .filter(|(_, v)| !matches!(v, Verdict::Continues | Verdict::Unconfirmed { .. }))
+                .collect::<Vec<_>>()
+        };
+        let config = Config::default();
+        assert_eq!(starts(config, 0.3)[1].0, 40);
+        assert!(matches!(
+            starts(config, 0.3)[1].1,
+            Verdict::SceneStart { .. }
+        ));
+        assert!(matches!(
+            starts(config, 0.95)[1],
+            (40, Verdict::Lighting { correlation, .. }) if correlation == 0.95
+        ));
+        let off = Config {
+            lighting_correlation: 0.0,
+            ..config
+        };
+        assert!(matches!(
+            starts(off, 0.95)[1],
+            (40, Verdict::SceneStart { .. })
+        ));
     }
 
     /// A panning shot (d = 2, skips 4 and 6) with events spliced in.
@@ -1008,6 +1090,7 @@ mod tests {
             previous,
             skip: [None, None],
             levels: Some(levels),
+            correlation: None,
         });
         verdicts(config, frames)
             .into_iter()

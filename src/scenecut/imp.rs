@@ -47,11 +47,16 @@ impl Settings {
     /// The rule as it runs: shrunk, when `max-lookahead-time` binds, to the frames that fit in
     /// it at this frame duration.
     fn effective_rule(&self, frame_duration: Option<gst::ClockTime>) -> detector::Config {
+        let rule = if self.method == SceneCutMethod::Hybrid {
+            self.rule.proposing()
+        } else {
+            self.rule
+        };
         match frame_duration {
-            Some(frame) if self.max_lookahead_time > 0 && frame > gst::ClockTime::ZERO => self
-                .rule
-                .within_lookahead((self.max_lookahead_time / frame.nseconds()) as usize),
-            _ => self.rule,
+            Some(frame) if self.max_lookahead_time > 0 && frame > gst::ClockTime::ZERO => {
+                rule.within_lookahead((self.max_lookahead_time / frame.nseconds()) as usize)
+            }
+            _ => rule,
         }
     }
 
@@ -104,8 +109,7 @@ struct State {
     /// The learned model's side of the run (`method` learned or hybrid).
     learned: Option<Learned>,
     thumbnailer: luma::Downscaler,
-    thumbnail_luma: Vec<u8>,
-    thumbnail_rgb: Vec<u8>,
+    thumbnail: Vec<u8>,
     /// Frames received since the stream started or was last flushed.
     frames_received: u64,
     /// Stream index of the detector's frame 0 (a caps change starts a new detector run).
@@ -134,8 +138,7 @@ impl State {
                 .uses_model()
                 .then(|| Learned::new(method, rule.min_scene_frames)),
             thumbnailer: luma::Downscaler::default(),
-            thumbnail_luma: Vec::new(),
-            thumbnail_rgb: Vec::new(),
+            thumbnail: Vec::new(),
             frames_received: 0,
             run_first_frame: 0,
             next_scene: 0,
@@ -351,7 +354,12 @@ impl SceneCut {
             );
             gst::FlowError::Error
         })?;
-        self.learn(state, &plane, diffs.levels)?;
+        self.learn(
+            state,
+            &plane,
+            diffs.levels,
+            settings.rule.lighting_correlation,
+        )?;
         Ok(diffs)
     }
 
@@ -468,6 +476,12 @@ impl SceneCut {
                 imp = self,
                 "frame {frame}: first frame after the model's {kind:?} transition of {frames} \
                  frames (peak probability {probability:.2})"
+            ),
+            Verdict::Lighting { score, correlation } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: change (d = {d:.3}, score {score:.2}) is light, not a scene: \
+                 the pictures around it correlate {correlation:.3}"
             ),
             Verdict::Vetoed { rule, probability } => gst::debug!(
                 CAT,
@@ -770,30 +784,25 @@ impl SceneCut {
         state: &mut State,
         plane: &LumaPlane,
         levels: Option<luma::Levels>,
+        lighting_correlation: f64,
     ) -> Result<(), gst::FlowError> {
         let Some(learned) = state.learned.as_mut() else {
             return Ok(());
         };
-        // The model reads RGB; from the luma plane it sees the grey picture (R = G = B), which
-        // is what black-and-white film is and what it was checked on.
-        let thumbnail = state
+        if state
             .thumbnailer
             .run(
                 plane,
                 THUMBNAIL_WIDTH,
                 THUMBNAIL_HEIGHT,
-                &mut state.thumbnail_luma,
+                &mut state.thumbnail,
             )
-            .map(|()| {
-                state.thumbnail_rgb.clear();
-                state
-                    .thumbnail_rgb
-                    .extend(state.thumbnail_luma.iter().flat_map(|&v| [v, v, v]));
-            });
-        if thumbnail.is_err() {
+            .is_err()
+        {
             return Err(gst::FlowError::Error);
         }
-        learned.push_frame(&state.thumbnail_rgb, levels);
+        learned.set_lighting_correlation(lighting_correlation);
+        learned.push_frame(&state.thumbnail, levels);
         self.run_model(learned)
     }
 
@@ -987,6 +996,19 @@ impl ObjectImpl for SceneCut {
                     .default_value(rule.flash_ratio)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("lighting-correlation")
+                    .nick("Lighting correlation")
+                    .blurb(
+                        "A change is light, not a new scene (a lamp switched on, flicker, glare, a \
+                         flash) when the pictures on either side of it correlate at least this \
+                         much once brightness and contrast are set aside; 0 = off. Changeable \
+                         while playing.",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(rule.lighting_correlation)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("gradual")
                     .nick("Gradual transitions")
                     .blurb(
@@ -1066,6 +1088,7 @@ impl ObjectImpl for SceneCut {
             "confirm-radius" => settings.rule.confirm_radius = value_u32() as usize,
             "min-scene-frames" => settings.rule.min_scene_frames = value_u32() as u64,
             "flash-ratio" => settings.rule.flash_ratio = value_f64(),
+            "lighting-correlation" => settings.rule.lighting_correlation = value_f64(),
             "gradual" => settings.rule.gradual = value.get().unwrap_or(true),
             "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
             "max-lookahead-time" => settings.max_lookahead_time = value.get().unwrap_or_default(),
@@ -1103,6 +1126,7 @@ impl ObjectImpl for SceneCut {
             "confirm-radius" => (settings.rule.confirm_radius as u32).to_value(),
             "min-scene-frames" => (settings.rule.min_scene_frames as u32).to_value(),
             "flash-ratio" => settings.rule.flash_ratio.to_value(),
+            "lighting-correlation" => settings.rule.lighting_correlation.to_value(),
             "gradual" => settings.rule.gradual.to_value(),
             "force-keyframes" => settings.force_keyframes.to_value(),
             "max-lookahead-time" => settings.max_lookahead_time.to_value(),

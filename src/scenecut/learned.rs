@@ -12,8 +12,8 @@
 
 use std::collections::VecDeque;
 
-use super::detector::{Decision, Kind, Verdict};
-use super::luma::Levels;
+use super::detector::{Decision, Kind, Verdict, DEFAULT_LIGHTING_CORRELATION};
+use super::luma::{self, Levels};
 
 pub const THUMBNAIL_WIDTH: usize = 48;
 pub const THUMBNAIL_HEIGHT: usize = 27;
@@ -35,13 +35,20 @@ pub const LOOKAHEAD: usize = MODEL_LOOKAHEAD + DECISION_REACH;
 
 /// Probability above which a frame belongs to a transition (the package's default, 0.5).
 pub const TRANSITION_THRESHOLD: f32 = 0.5;
-/// In `hybrid`, a cut of the rule stands unless the model gives every frame around it less than
-/// this: a whip pan or a flash the rule mistakes for a cut scores near 0, a real cut the model
-/// is unsure of still scores well above it.
-pub const HYBRID_VETO_BELOW: f32 = 0.05;
+/// In `hybrid`, a cut of the rule stands when the model gives the last frame before it (or the
+/// frame itself) at least this probability of being a transition. On the transitions benchmark
+/// the rule's real cuts scored 0.33 and more (the lowest in 8-15-frame montages), its false
+/// ones on whip pans, cards crossing the frame and light 0.29 and less, mostly below 0.1.
+pub const HYBRID_MIN_SUPPORT: f32 = 0.3;
 /// A transition whose frames of the "every frame of the transition" head above 0.5 number at
 /// least this many is gradual (a fade or a dissolve), else a cut.
 const GRADUAL_FRAMES: usize = 3;
+/// A transition of the model longer than this starts its scene this many frames after it began.
+const GRADUAL_START_FRAMES: u64 = 12;
+/// A fade or dissolve starts no scene within this many frames of the previous scene start: it
+/// is the same transition seen again (a fade's way out and way in, a dissolve seen by the rule
+/// and the model, or the contrast change of a cut).
+const GRADUAL_SEPARATION: u64 = 25;
 /// Mean luma below which a transition's darkest frame makes it a fade through black.
 const FADE_BLACK_LEVEL: f64 = 24.0;
 
@@ -148,6 +155,14 @@ impl Windows {
     }
 }
 
+/// What the combiner keeps of a frame for the lighting test.
+#[derive(Debug, Clone, Default)]
+struct Picture {
+    levels: Option<Levels>,
+    luma: Vec<u8>,
+    thumbnail_levels: Option<Levels>,
+}
+
 /// The model's two outputs for one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Probabilities {
@@ -164,10 +179,12 @@ pub struct Combiner {
     method: Method,
     min_scene_frames: u64,
     /// Per frame from `first` on: the rule's decision and the model's probabilities once known,
-    /// and the frame's levels.
+    /// and the frame's picture.
     rule: VecDeque<Option<Decision>>,
     model: VecDeque<Option<Probabilities>>,
-    levels: VecDeque<Option<Levels>>,
+    pictures: VecDeque<Picture>,
+    spare_pictures: Vec<Picture>,
+    lighting_correlation: f64,
     first: u64,
     next_undecided: u64,
     last_scene_start: Option<u64>,
@@ -181,7 +198,9 @@ impl Combiner {
             min_scene_frames,
             rule: VecDeque::new(),
             model: VecDeque::new(),
-            levels: VecDeque::new(),
+            pictures: VecDeque::new(),
+            spare_pictures: Vec::new(),
+            lighting_correlation: DEFAULT_LIGHTING_CORRELATION,
             first: 0,
             next_undecided: 0,
             last_scene_start: None,
@@ -197,9 +216,21 @@ impl Combiner {
         &mut queue[index]
     }
 
-    /// The levels of the next frame of the run, as it arrives.
-    pub fn push_levels(&mut self, levels: Option<Levels>) {
-        self.levels.push_back(levels);
+    /// The next frame of the run, as it arrives: its levels (from the rule's analysis) and its
+    /// luma thumbnail.
+    pub fn push_picture(&mut self, levels: Option<Levels>, luma: &[u8]) {
+        let mut picture = self.spare_pictures.pop().unwrap_or_default();
+        picture.luma.clear();
+        picture.luma.extend_from_slice(luma);
+        picture.thumbnail_levels = Levels::of(luma);
+        picture.levels = levels;
+        self.pictures.push_back(picture);
+    }
+
+    /// See `detector::Config::lighting_correlation`; the model's transitions and the rule's
+    /// fades and dissolves are held to it too.
+    pub fn set_lighting_correlation(&mut self, threshold: f64) {
+        self.lighting_correlation = threshold;
     }
 
     /// The rule's decision on a frame (frames come in order).
@@ -231,9 +262,28 @@ impl Combiner {
         *self.model.get(index)?
     }
 
-    fn levels_at(&self, frame: u64) -> Option<Levels> {
+    fn picture(&self, frame: u64) -> Option<&Picture> {
         let index = frame.checked_sub(self.first)? as usize;
-        *self.levels.get(index)?
+        self.pictures.get(index)
+    }
+
+    fn levels_at(&self, frame: u64) -> Option<Levels> {
+        self.picture(frame)?.levels
+    }
+
+    /// The correlation of the last frame before `from` with frame `to`, when it says that a
+    /// change between them is light, not a new picture.
+    fn lighting(&self, from: u64, to: u64) -> Option<f64> {
+        let before = self.picture(from.checked_sub(1)?.max(self.first))?;
+        let after = self.picture(to)?;
+        let correlation = luma::correlation(
+            &before.luma,
+            before.thumbnail_levels.as_ref()?,
+            &after.luma,
+            after.thumbnail_levels.as_ref()?,
+        )?;
+        (self.lighting_correlation > 0.0 && correlation >= self.lighting_correlation)
+            .then_some(correlation)
     }
 
     /// Whether everything the decision on `frame` reads is known.
@@ -266,68 +316,70 @@ impl Combiner {
         Some(decision)
     }
 
-    /// The model's transition that ends just before `frame`: the frames before it whose
-    /// single-frame probability passes the threshold, and their peak.
-    fn transition_ending_before(&self, frame: u64) -> Option<(u64, f32)> {
-        let here = self.model_at(frame)?;
-        if here.transition > TRANSITION_THRESHOLD {
-            return None;
-        }
-        let mut start = frame;
-        let mut peak = 0f32;
-        while start > 0 {
-            match self.model_at(start - 1) {
-                Some(p) if p.transition > TRANSITION_THRESHOLD => {
-                    peak = peak.max(p.transition);
-                    start -= 1;
-                }
-                _ => break,
-            }
-        }
-        (start < frame).then_some((start, peak))
+    /// Whether the model places `frame` in a transition: its single-frame head (a cut's last
+    /// frame) or its every-frame head (a dissolve or fade) passes the threshold.
+    fn in_transition(&self, frame: u64) -> bool {
+        self.model_at(frame)
+            .is_some_and(|p| p.transition > TRANSITION_THRESHOLD || p.any > TRANSITION_THRESHOLD)
     }
 
-    /// Frames around `[start, end)` that the many-hot head places in the transition, and the
-    /// darkest mean luma among them.
-    fn extent(&self, start: u64, end: u64) -> (u64, u64, f64) {
-        let inside = |f: u64| {
-            self.model_at(f)
-                .is_some_and(|p| p.any > TRANSITION_THRESHOLD)
+    /// The model's transition that starts a scene at `frame`, as its first frame and the peak
+    /// of its single-frame head: one that ends just before `frame` within
+    /// `GRADUAL_START_FRAMES` of its start, or one that is still going `GRADUAL_START_FRAMES`
+    /// after its start (a long dissolve or fade starts its scene there, within the bounded
+    /// lookahead).
+    fn transition_starting_scene(&self, frame: u64) -> Option<(u64, f32)> {
+        let going = self.in_transition(frame);
+        let mut start = frame;
+        while start > self.first && self.in_transition(start - 1) {
+            start -= 1;
+        }
+        let length = frame - start;
+        let starts_here = if going {
+            length == GRADUAL_START_FRAMES
+        } else {
+            length > 0 && length <= GRADUAL_START_FRAMES
         };
-        let mut from = start;
-        while from > 0 && inside(from - 1) {
-            from -= 1;
+        if !starts_here {
+            return None;
         }
-        let mut to = end;
-        while inside(to) {
-            to += 1;
-        }
-        let darkest = (from.min(start)..to.max(end) + 1)
+        let peak = (start..frame)
+            .filter_map(|f| self.model_at(f))
+            .map(|p| p.transition.max(p.any))
+            .fold(0.0, f32::max);
+        Some((start, peak))
+    }
+
+    /// A transition of frames `[start, end)`: a cut when the every-frame head holds fewer
+    /// than `GRADUAL_FRAMES` of them, else a fade when its darkest frame is black, else a
+    /// dissolve.
+    fn model_kind(&self, start: u64, end: u64) -> Kind {
+        let gradual = (start..end)
+            .filter(|&f| {
+                self.model_at(f)
+                    .is_some_and(|p| p.any > TRANSITION_THRESHOLD)
+            })
+            .count();
+        let darkest = (start..=end)
             .filter_map(|f| self.levels_at(f))
             .map(|l| l.mean)
             .fold(f64::INFINITY, f64::min);
-        (from, to, darkest)
-    }
-
-    fn model_kind(&self, start: u64, end: u64) -> (Kind, u64) {
-        let (from, to, darkest) = self.extent(start, end);
-        let frames = (to - from).max(end - start);
-        let kind = if (frames as usize) < GRADUAL_FRAMES {
+        if gradual < GRADUAL_FRAMES {
             Kind::Cut
         } else if darkest < FADE_BLACK_LEVEL {
             Kind::Fade
         } else {
             Kind::Dissolve
-        };
-        (kind, frames)
+        }
     }
 
-    /// Highest single-frame probability among the frames that can mark a transition into
-    /// `frame` (the model marks the last frame of the old shot).
+    /// The model's probability that a cut leads into `frame`: it marks the last frame of the
+    /// old shot, the one before `frame` (or `frame` itself when the rule places the cut a frame
+    /// early).
     fn support(&self, frame: u64) -> f32 {
-        (frame.saturating_sub(3)..=frame + 1)
+        (frame.saturating_sub(1)..=frame)
             .filter_map(|f| self.model_at(f))
-            .map(|p| p.transition.max(p.any))
+            .map(|p| p.transition)
             .fold(0.0, f32::max)
     }
 
@@ -336,61 +388,126 @@ impl Combiner {
             .filter(|&last| frame < last + self.min_scene_frames.max(1))
     }
 
+    fn too_soon_for_gradual(&self, frame: u64) -> Option<u64> {
+        let gap = GRADUAL_SEPARATION.max(self.min_scene_frames);
+        self.last_scene_start.filter(|&last| frame < last + gap)
+    }
+
     fn judge(&self, frame: u64, rule: &Decision) -> Verdict {
         if self.model_at(frame).is_none() {
             // Only at the end of a run whose last window failed: the rule decides alone.
             return rule.verdict;
         }
-        let model_start = self.transition_ending_before(frame);
+        let model_start = self.transition_starting_scene(frame);
         match self.method {
             Method::Rule => rule.verdict,
             Method::Learned => match model_start {
                 Some((start, peak)) => self.model_verdict(frame, start, peak),
                 None => Verdict::Continues,
             },
-            Method::Hybrid => {
-                if rule.scene_kind().is_some() {
+            Method::Hybrid => match rule.verdict {
+                Verdict::SceneStart { score } => {
                     let support = self.support(frame);
-                    if support < HYBRID_VETO_BELOW {
-                        return Verdict::Vetoed {
-                            rule: rule.scene_kind().map_or(Kind::Cut, |(k, _)| k),
+                    if let Some(previous_cut) = self.too_soon(frame) {
+                        Verdict::TooSoon {
+                            score,
+                            previous_cut,
+                        }
+                    } else if support < HYBRID_MIN_SUPPORT {
+                        Verdict::Vetoed {
+                            rule: Kind::Cut,
                             probability: support as f64,
-                        };
+                        }
+                    } else {
+                        rule.verdict
                     }
-                    return rule.verdict;
                 }
-                let Some((start, peak)) = model_start else {
-                    return rule.verdict;
-                };
-                // The rule may already have started the scene inside this transition, or is
-                // about to, just after it.
-                let (from, _, _) = self.extent(start, frame);
-                let rule_started = self.last_scene_start.is_some_and(|last| last + 2 >= from)
-                    || (1..=DECISION_REACH as u64).any(|k| {
-                        self.rule_at(frame + k)
-                            .is_some_and(|d| d.scene_kind().is_some())
-                            && self.support(frame + k) >= HYBRID_VETO_BELOW
-                    });
-                if rule_started {
-                    return rule.verdict;
+                // The rule's fades and dissolves stand without the model, which does not see
+                // the slowest ones, unless the pictures on either side are the same in other
+                // light.
+                Verdict::FadeIn { depth: score, .. } | Verdict::Dissolve { depth: score, .. }
+                    if self.too_soon_for_gradual(frame).is_some() =>
+                {
+                    Verdict::TooSoon {
+                        score,
+                        previous_cut: self.last_scene_start.unwrap_or_default(),
+                    }
                 }
-                self.model_verdict(frame, start, peak)
-            }
+                // A fade through black stands on the rule's levels alone.
+                Verdict::FadeIn { black_from, .. } => self.unless_lighting(rule, black_from, frame),
+                // A dip in contrast is also what a card or a shadow crossing the frame makes: a
+                // dissolve stands when the model places some frame of it in a transition.
+                Verdict::Dissolve { valley, .. } => {
+                    let before = valley.saturating_sub(frame.saturating_sub(valley));
+                    // Not reaching back into the previous scene's start.
+                    let from = self
+                        .last_scene_start
+                        .map_or(before, |last| before.max(last + 2));
+                    let support = (from..=frame + DECISION_REACH as u64)
+                        .filter_map(|f| self.model_at(f))
+                        .map(|p| p.any)
+                        .fold(0.0, f32::max);
+                    if support < HYBRID_MIN_SUPPORT {
+                        Verdict::Vetoed {
+                            rule: Kind::Dissolve,
+                            probability: support as f64,
+                        }
+                    } else {
+                        self.unless_lighting(rule, before, frame)
+                    }
+                }
+                _ => match model_start {
+                    // A transition the rule started a scene in, or is about to just after.
+                    Some((start, _)) if self.rule_started(start, frame) => rule.verdict,
+                    Some((start, peak)) => self.model_verdict(frame, start, peak),
+                    None => rule.verdict,
+                },
+            },
         }
     }
 
+    fn unless_lighting(&self, rule: &Decision, from: u64, to: u64) -> Verdict {
+        match (rule.scene_kind(), self.lighting(from, to)) {
+            (Some((_, score)), Some(correlation)) => Verdict::Lighting { score, correlation },
+            _ => rule.verdict,
+        }
+    }
+
+    /// Whether the rule started a scene within the model's transition `[start, end)` (or two
+    /// frames around it), or starts one in the two frames after it.
+    fn rule_started(&self, start: u64, end: u64) -> bool {
+        self.last_scene_start.is_some_and(|last| last + 2 >= start)
+            || (1..=DECISION_REACH as u64).any(|k| {
+                self.rule_at(end + k).is_some_and(|d| {
+                    matches!(d.verdict, Verdict::SceneStart { .. })
+                        && self.support(end + k) >= HYBRID_MIN_SUPPORT
+                        || matches!(d.verdict, Verdict::FadeIn { .. } | Verdict::Dissolve { .. })
+                })
+            })
+    }
+
     fn model_verdict(&self, frame: u64, start: u64, peak: f32) -> Verdict {
-        if let Some(previous) = self.too_soon(frame) {
+        if let Some(correlation) = self.lighting(start, frame) {
+            return Verdict::Lighting {
+                score: peak as f64,
+                correlation,
+            };
+        }
+        let kind = self.model_kind(start, frame);
+        let too_soon = match kind {
+            Kind::Cut => self.too_soon(frame),
+            Kind::Fade | Kind::Dissolve => self.too_soon_for_gradual(frame),
+        };
+        if let Some(previous) = too_soon {
             return Verdict::TooSoon {
                 score: peak as f64,
                 previous_cut: previous,
             };
         }
-        let (kind, frames) = self.model_kind(start, frame);
         Verdict::Transition {
             kind,
             probability: peak as f64,
-            frames,
+            frames: frame - start,
         }
     }
 
@@ -400,14 +517,18 @@ impl Combiner {
         while self.first < keep_from {
             self.rule.pop_front();
             self.model.pop_front();
-            self.levels.pop_front();
+            if let Some(picture) = self.pictures.pop_front() {
+                self.spare_pictures.push(picture);
+            }
             self.first += 1;
         }
     }
 
     /// Forgets everything: the next frame is frame 0 of a new run.
     pub fn reset(&mut self) {
+        let threshold = self.lighting_correlation;
         *self = Combiner::new(self.method, self.min_scene_frames);
+        self.lighting_correlation = threshold;
     }
 }
 
@@ -416,8 +537,7 @@ impl Combiner {
 pub struct Learned {
     windows: Windows,
     combiner: Combiner,
-    /// Frames judged by the model and thumbnails in windows so far, for the log and benches.
-    pub windows_run: u64,
+    rgb: Vec<u8>,
 }
 
 impl Learned {
@@ -425,14 +545,23 @@ impl Learned {
         Learned {
             windows: Windows::default(),
             combiner: Combiner::new(method, min_scene_frames),
-            windows_run: 0,
+            rgb: Vec::new(),
         }
     }
 
-    /// Adds the next frame: its RGB thumbnail and its levels.
-    pub fn push_frame(&mut self, thumbnail: &[u8], levels: Option<Levels>) {
-        self.windows.push(thumbnail);
-        self.combiner.push_levels(levels);
+    /// Adds the next frame: its luma thumbnail (`THUMBNAIL_WIDTH × THUMBNAIL_HEIGHT`) and
+    /// its levels.
+    pub fn push_frame(&mut self, luma: &[u8], levels: Option<Levels>) {
+        // The model reads RGB; from luma it sees the grey picture (R = G = B), which is what
+        // black-and-white film is and what it was checked on.
+        self.rgb.clear();
+        self.rgb.extend(luma.iter().flat_map(|&v| [v, v, v]));
+        self.windows.push(&self.rgb);
+        self.combiner.push_picture(levels, luma);
+    }
+
+    pub fn set_lighting_correlation(&mut self, threshold: f64) {
+        self.combiner.set_lighting_correlation(threshold);
     }
 
     /// Runs every window that can run now through `model`, which maps `WINDOW` thumbnails to
@@ -448,7 +577,6 @@ impl Learned {
                 window.judged_from,
                 &judged[..window.judged.min(judged.len())],
             );
-            self.windows_run += 1;
         }
         Ok(())
     }
@@ -559,7 +687,7 @@ mod tests {
         let mut combiner = Combiner::new(method, 8);
         let mut decisions = Vec::new();
         for frame in 0..model.len() as u64 {
-            combiner.push_levels(levels(means[frame as usize]));
+            combiner.push_picture(levels(means[frame as usize]), &[]);
             combiner.push_rule(rule(frame, rule_cuts.contains(&frame)));
             let (transition, any) = model[frame as usize];
             combiner.push_model(frame, &[Probabilities { transition, any }]);
@@ -600,20 +728,20 @@ mod tests {
             starts(&combine(Method::Learned, &[], &cut, &bright)),
             [(0, Kind::Cut), (40, Kind::Cut)]
         );
-        // A gradual transition: the "any" head covers frames 30-41.
+        // A gradual transition: the "any" head covers frames 30-41; the scene starts after it.
         let marks: Vec<_> = (30..42)
             .map(|f| (f, if f == 37 { 0.8 } else { 0.2 }, 0.9))
             .collect();
         let gradual = model_marks(&marks);
         assert_eq!(
             starts(&combine(Method::Learned, &[], &gradual, &bright)),
-            [(0, Kind::Cut), (38, Kind::Dissolve)]
+            [(0, Kind::Cut), (42, Kind::Dissolve)]
         );
         let mut through_black = bright.clone();
         through_black[36] = 8.0;
         assert_eq!(
             starts(&combine(Method::Learned, &[], &gradual, &through_black)),
-            [(0, Kind::Cut), (38, Kind::Fade)]
+            [(0, Kind::Cut), (42, Kind::Fade)]
         );
         // The rule's cut alone does not start a scene in `learned`.
         assert_eq!(
@@ -626,13 +754,13 @@ mod tests {
     fn hybrid_keeps_the_rules_supported_cuts_vetoes_the_rest_and_adds_what_it_missed() {
         let bright = vec![120.0; 80];
         // Rule cuts at 20 (model unsure but not silent) and 60 (model silent: a whip pan);
-        // the model's dissolve ending before frame 45 that the rule missed.
-        let mut marks = vec![(19, 0.2, 0.3)];
+        // the model's dissolve over frames 38-44 that the rule missed.
+        let mut marks = vec![(19, 0.4, 0.3)];
         marks.extend((38..45).map(|f| (f, if f == 42 { 0.7 } else { 0.1 }, 0.8)));
         let decisions = combine(Method::Hybrid, &[20, 60], &model_marks(&marks), &bright);
         assert_eq!(
             starts(&decisions),
-            [(0, Kind::Cut), (20, Kind::Cut), (43, Kind::Dissolve)]
+            [(0, Kind::Cut), (20, Kind::Cut), (45, Kind::Dissolve)]
         );
         assert!(matches!(
             decisions[60].verdict,
@@ -641,16 +769,88 @@ mod tests {
                 ..
             }
         ));
-        // The same transition found by the rule as well starts one scene, the rule's.
+        // A cut the rule places inside the model's dissolve yields to the dissolve: one scene.
         let decisions = combine(Method::Hybrid, &[40], &model_marks(&marks), &bright);
+        assert_eq!(starts(&decisions), [(0, Kind::Cut), (45, Kind::Dissolve)]);
+        // A cut both see starts one scene, the rule's.
+        let cut = model_marks(&[(39, 0.9, 0.8)]);
+        let decisions = combine(Method::Hybrid, &[40], &cut, &bright);
         assert_eq!(starts(&decisions), [(0, Kind::Cut), (40, Kind::Cut)]);
+    }
+
+    #[test]
+    fn a_long_transition_starts_its_scene_twelve_frames_in_and_only_once() {
+        let bright = vec![120.0; 80];
+        // The every-frame head holds frames 20-59: a 40-frame dissolve.
+        let marks: Vec<_> = (20..60).map(|f| (f, 0.1, 0.9)).collect();
+        let decisions = combine(Method::Learned, &[], &model_marks(&marks), &bright);
+        assert_eq!(starts(&decisions), [(0, Kind::Cut), (32, Kind::Dissolve)]);
+        // In hybrid, the rule's dissolve of the same transition, 10 frames later, is not a
+        // second scene.
+        let mut combiner = Combiner::new(Method::Hybrid, 8);
+        let model = model_marks(&marks);
+        let mut found = Vec::new();
+        for frame in 0..80u64 {
+            combiner.push_picture(levels(120.0), &[]);
+            let verdict = if frame == 42 {
+                Verdict::Dissolve {
+                    depth: 2.0,
+                    valley: 36,
+                }
+            } else if frame == 0 {
+                Verdict::SceneStart { score: 0.0 }
+            } else {
+                Verdict::Continues
+            };
+            combiner.push_rule(Decision {
+                frame,
+                diff: Some(1.0),
+                verdict,
+            });
+            let (transition, any) = model[frame as usize];
+            combiner.push_model(frame, &[Probabilities { transition, any }]);
+            found.extend(std::iter::from_fn(|| combiner.next_decision()));
+        }
+        assert_eq!(starts(&found), [(0, Kind::Cut), (32, Kind::Dissolve)]);
+        assert!(matches!(
+            found[42].verdict,
+            Verdict::TooSoon {
+                previous_cut: 32,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_models_transition_between_two_lightings_of_one_picture_is_light() {
+        let mut combiner = Combiner::new(Method::Learned, 8);
+        let picture: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
+        let lit: Vec<u8> = picture.iter().map(|&v| v / 2 + 100).collect();
+        let mut found = Vec::new();
+        for frame in 0..40u64 {
+            combiner.push_picture(levels(100.0), if frame < 20 { &picture } else { &lit });
+            combiner.push_rule(rule(frame, false));
+            let transition = if frame == 19 { 0.9 } else { 0.01 };
+            combiner.push_model(
+                frame,
+                &[Probabilities {
+                    transition,
+                    any: transition,
+                }],
+            );
+            found.extend(std::iter::from_fn(|| combiner.next_decision()));
+        }
+        assert!(
+            matches!(found[20].verdict, Verdict::Lighting { correlation, .. } if correlation > 0.99)
+        );
+        assert_eq!(starts(&found), [(0, Kind::Cut)]);
     }
 
     #[test]
     fn without_the_models_last_windows_the_rule_decides_the_end() {
         let mut combiner = Combiner::new(Method::Hybrid, 8);
         for frame in 0..10 {
-            combiner.push_levels(levels(100.0));
+            combiner.push_picture(levels(100.0), &[]);
             combiner.push_rule(rule(frame, frame == 6));
         }
         combiner.push_model(0, &[Probabilities::default(); 3]);

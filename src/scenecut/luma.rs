@@ -305,6 +305,27 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     total as f64 / a.len() as f64
 }
 
+/// Pearson correlation of two images of the same size, given their levels: near 1 when one is
+/// the other in other light (brighter, dimmer, more or less contrast); none when either is flat.
+pub fn correlation(a: &[u8], a_levels: &Levels, b: &[u8], b_levels: &Levels) -> Option<f64> {
+    if a.len() != b.len() || a.is_empty() || a_levels.spread < 0.5 || b_levels.spread < 0.5 {
+        return None;
+    }
+    // 4096 products of two bytes fit a u32.
+    let products: u64 = a
+        .chunks(4096)
+        .zip(b.chunks(4096))
+        .map(|(a, b)| {
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| x as u32 * y as u32)
+                .sum::<u32>() as u64
+        })
+        .sum();
+    let covariance = products as f64 / a.len() as f64 - a_levels.mean * b_levels.mean;
+    Some((covariance / (a_levels.spread * b_levels.spread)).clamp(-1.0, 1.0))
+}
+
 /// Brightness and contrast of an analysis image: fades show in the mean, dissolves as a dip in
 /// the spread.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -340,8 +361,9 @@ impl Levels {
 #[derive(Debug, Default)]
 pub struct Analyser {
     downscaler: Downscaler,
-    /// The run's last analysis images, newest last.
+    /// The run's last analysis images, newest last, and their levels.
     recent: VecDeque<Vec<u8>>,
+    recent_levels: VecDeque<Option<Levels>>,
     spare: Vec<u8>,
 }
 
@@ -362,21 +384,36 @@ impl Analyser {
             (self.recent.len() >= k)
                 .then(|| mean_abs_diff(&self.recent[self.recent.len() - k], &image))
         };
+        let levels = Levels::of(&image);
+        let correlation = self.recent.back().zip(self.recent_levels.back()).and_then(
+            |(previous, previous_levels)| {
+                correlation(
+                    previous,
+                    previous_levels.as_ref()?,
+                    &image,
+                    levels.as_ref()?,
+                )
+            },
+        );
         let diffs = FrameDiffs {
             previous: back(1).unwrap_or(0.0),
             skip: [back(2), back(3)],
-            levels: Levels::of(&image),
+            levels,
+            correlation,
         };
         if self.recent.len() == 3 {
             self.spare = self.recent.pop_front().unwrap_or_default();
+            self.recent_levels.pop_front();
         }
         self.recent.push_back(image);
+        self.recent_levels.push_back(levels);
         Ok(diffs)
     }
 
     /// Starts a new run: the next frame has nothing to be compared with.
     pub fn new_run(&mut self) {
         self.recent.clear();
+        self.recent_levels.clear();
     }
 }
 
@@ -422,6 +459,26 @@ mod tests {
         analyser.new_run();
         let restarted = measure(&mut analyser, 5);
         assert_eq!((restarted.previous, restarted.skip), (0.0, [None, None]));
+    }
+
+    #[test]
+    fn correlation_sets_light_aside_and_sees_another_picture() {
+        let picture: Vec<u8> = (0..400u32).map(|i| ((i * 37) % 200) as u8).collect();
+        let brighter: Vec<u8> = picture
+            .iter()
+            .map(|&v| (v as f64 * 1.2 + 10.0) as u8)
+            .collect();
+        let other: Vec<u8> = (0..400u32).map(|i| ((i * 53 + 7) % 200) as u8).collect();
+        let levels = |image: &[u8]| Levels::of(image).unwrap();
+        let c = |a: &[u8], b: &[u8]| correlation(a, &levels(a), b, &levels(b)).unwrap();
+        assert!(c(&picture, &picture) > 0.999_999);
+        assert!(c(&picture, &brighter) > 0.999);
+        assert!(c(&picture, &other).abs() < 0.2, "{}", c(&picture, &other));
+        let flat = vec![90u8; 400];
+        assert_eq!(
+            correlation(&picture, &levels(&picture), &flat, &levels(&flat)),
+            None
+        );
     }
 
     #[test]
