@@ -5,7 +5,8 @@
 //!
 //!     cargo run --release --example live -- [seconds] [width height]
 //!
-//! The pipeline is `videotestsrc is-live=true ! scenecut ! exemplarcolorize ! fakesink sync=true`
+//! The pipeline is `videotestsrc is-live=true ! scenecut method=rule ! exemplarcolorize ! fakesink
+//! sync=true` (the rule: the least latency)
 //! with a moving pattern whose colour pattern changes every few seconds (so there are cuts).
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ fn run(seconds: u64, width: u32, height: u32) -> Result<(), String> {
     let description = format!(
         "videotestsrc name=src is-live=true pattern=ball ! \
          video/x-raw,format=I420,width={width},height={height},framerate=25/1 ! \
-         scenecut ! exemplarcolorize reference={} ! fakesink name=sink sync=true qos=true",
+         scenecut method=rule ! exemplarcolorize reference={} ! fakesink name=sink sync=true qos=true",
         reference.display()
     );
     let pipeline = gst::parse::launch(&description)

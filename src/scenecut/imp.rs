@@ -30,6 +30,9 @@ const DEFAULT_FORCE_KEYFRAMES: bool = false;
 /// How often the stall watchdog looks, and the shortest wait it calls a stall.
 const STALL_CHECK_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(500);
 const MIN_STALL: Duration = Duration::from_secs(2);
+/// What the latency allows for one model window before one has run (one takes about 0.35 s
+/// on 2 cores).
+const FIRST_WINDOW_ESTIMATE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -44,10 +47,14 @@ struct Settings {
 }
 
 impl Settings {
-    /// The rule as it runs: shrunk, when `max-lookahead-time` binds, to the frames that fit in
-    /// it at this frame duration.
-    fn effective_rule(&self, frame_duration: Option<gst::ClockTime>) -> detector::Config {
-        let rule = if self.method == SceneCutMethod::Hybrid {
+    /// The rule as it runs with `method`: shrunk, when `max-lookahead-time` binds, to the
+    /// frames that fit in it at this frame duration.
+    fn effective_rule(
+        &self,
+        frame_duration: Option<gst::ClockTime>,
+        method: learned::Method,
+    ) -> detector::Config {
+        let rule = if method == learned::Method::Hybrid {
             self.rule.proposing()
         } else {
             self.rule
@@ -61,12 +68,12 @@ impl Settings {
     }
 
     /// Frames held back after a frame before it is decided.
-    fn lookahead(&self, frame_duration: Option<gst::ClockTime>) -> usize {
-        let rule = self.effective_rule(frame_duration).lookahead();
-        if self.method == SceneCutMethod::Rule {
-            rule
-        } else {
+    fn lookahead(&self, frame_duration: Option<gst::ClockTime>, method: learned::Method) -> usize {
+        let rule = self.effective_rule(frame_duration, method).lookahead();
+        if method.uses_model() {
             rule.max(learned::LOOKAHEAD)
+        } else {
+            rule
         }
     }
 }
@@ -78,7 +85,7 @@ impl Default for Settings {
             rule: detector::Config::default(),
             force_keyframes: DEFAULT_FORCE_KEYFRAMES,
             max_lookahead_time: 0,
-            method: SceneCutMethod::Rule,
+            method: SceneCutMethod::Auto,
             transition_model: None,
         }
     }
@@ -101,6 +108,8 @@ enum Output {
 }
 
 struct State {
+    /// The method as it runs: `auto` resolved to hybrid or rule.
+    method: learned::Method,
     info: Option<gst_video::VideoInfo>,
     layout: LumaLayout,
     detector: Detector,
@@ -109,7 +118,12 @@ struct State {
     /// The learned model's side of the run (`method` learned or hybrid).
     learned: Option<Learned>,
     thumbnailer: luma::Downscaler,
+    /// Longest time a model window took, and what the latency last reported allowed for it.
+    window_time: Duration,
+    reported_window_time: Duration,
+    /// The frame's luma at the model's size, and a buffer for frames smaller than that.
     thumbnail: Vec<u8>,
+    small: Vec<u8>,
     /// Frames received since the stream started or was last flushed.
     frames_received: u64,
     /// Stream index of the detector's frame 0 (a caps change starts a new detector run).
@@ -125,10 +139,11 @@ struct State {
 }
 
 impl State {
-    fn new(settings: &Settings) -> Self {
+    /// A state for `method` as it runs (`auto` resolved).
+    fn new(settings: &Settings, method: learned::Method) -> Self {
         let rule = settings.rule;
-        let method = learned::Method::from(settings.method);
         State {
+            method,
             info: None,
             layout: LumaLayout::Planar8,
             detector: Detector::new(rule),
@@ -139,6 +154,9 @@ impl State {
                 .then(|| Learned::new(method, rule.min_scene_frames)),
             thumbnailer: luma::Downscaler::default(),
             thumbnail: Vec::new(),
+            small: Vec::new(),
+            window_time: Duration::ZERO,
+            reported_window_time: Duration::ZERO,
             frames_received: 0,
             run_first_frame: 0,
             next_scene: 0,
@@ -279,7 +297,7 @@ impl SceneCut {
             if buffer.duration().is_some() {
                 state.last_buffer_duration = buffer.duration();
             }
-            let rule = settings.effective_rule(state.frame_duration());
+            let rule = settings.effective_rule(state.frame_duration(), state.method);
             if *state.detector.config() != rule {
                 gst::debug!(
                     CAT,
@@ -297,6 +315,16 @@ impl SceneCut {
                 buffer.pts().display(),
                 diffs.previous
             );
+            if state.method.uses_model()
+                && 2 * state.window_time
+                    > (2 * state.reported_window_time).max(FIRST_WINDOW_ESTIMATE)
+            {
+                // Windows take longer than the latency allows: ask for it to be recomputed.
+                state.reported_window_time = state.window_time;
+                outputs.push(Output::Message(
+                    gst::message::Latency::builder().src(&*self.obj()).build(),
+                ));
+            }
             state.detector.push_frame(diffs);
             state.frames_received += 1;
             state.last_input = Some(Instant::now());
@@ -530,7 +558,7 @@ impl SceneCut {
         state.detector.finish();
         if let Some(learned) = state.learned.as_mut() {
             learned.finish();
-            // A failed run has posted its error; the frames still leave, undecided as cuts.
+            // A failed run has posted its error; the rule decides the frames it left.
             let _ = self.run_model(learned);
         }
         self.release_decided(state, settings, outputs);
@@ -649,7 +677,8 @@ impl SceneCut {
             gst::EventView::FlushStop(_) => {
                 let info = state.info.take();
                 let layout = state.layout;
-                *state = State::new(&settings);
+                let method = state.method;
+                *state = State::new(&settings, method);
                 state.info = info;
                 state.layout = layout;
             }
@@ -730,17 +759,39 @@ impl SceneCut {
     /// How long the lookahead holds a frame back.
     fn held_back_duration(&self) -> gst::ClockTime {
         let settings = self.lock_settings().clone();
-        let frame_duration = self.lock_state().frame_duration();
-        let lookahead = settings.lookahead(frame_duration) as u64;
-        frame_duration.map_or(gst::ClockTime::ZERO, |frame| frame * lookahead)
+        let (frame_duration, method, window_time) = {
+            let mut state = self.lock_state();
+            state.reported_window_time = state.window_time;
+            (state.frame_duration(), state.method, state.window_time)
+        };
+        let lookahead = settings.lookahead(frame_duration, method) as u64;
+        let held = frame_duration.map_or(gst::ClockTime::ZERO, |frame| frame * lookahead);
+        if !method.uses_model() {
+            return held;
+        }
+        // The first frame of each window's 25 leaves only once the model has run on it: twice
+        // the longest run so far, and a first guess until one has run.
+        let compute = (2 * window_time).max(FIRST_WINDOW_ESTIMATE);
+        held + gst::ClockTime::from_nseconds(compute.as_nanos() as u64)
     }
 
-    /// Loads TransNetV2 when `method` needs it (kept while the file stays the same).
-    fn load_model(&self, settings: &Settings) -> Result<(), gst::StateChangeError> {
+    /// Loads TransNetV2 when `method` needs it and returns the method that runs: `auto` falls
+    /// back to the rule, with a warning, when the model or ONNX Runtime cannot be had.
+    fn load_model(&self, settings: &Settings) -> Result<learned::Method, gst::StateChangeError> {
         let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
         if settings.method == SceneCutMethod::Rule {
             *model = None;
-            return Ok(());
+            return Ok(learned::Method::Rule);
+        }
+        if settings.method == SceneCutMethod::Auto && settings.max_lookahead_time > 0 {
+            // The model's 50 frames cannot shrink to a bound; the rule's can.
+            gst::info!(
+                CAT,
+                imp = self,
+                "max-lookahead-time is set: method=auto runs the rule"
+            );
+            *model = None;
+            return Ok(learned::Method::Rule);
         }
         let path = match &settings.transition_model {
             Some(path) => Ok(path.clone()),
@@ -757,18 +808,31 @@ impl SceneCut {
             );
             TransitionModel::load(&path, 0)
         });
-        match loaded {
-            Ok(loaded) => {
+        match (loaded, settings.method) {
+            (Ok(loaded), method) => {
                 *model = Some(loaded);
-                Ok(())
+                Ok(learned::Method::from(method))
             }
-            Err(err) => {
+            (Err(err), SceneCutMethod::Auto) => {
+                *model = None;
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::OpenRead,
+                    (
+                        "Finding scenes with the rule alone, which misses more dissolves and takes more fast pans for cuts: method=auto could not load the TransNetV2 model ({}). Run `bash scripts/setup.sh` or set transition-model, or set method=rule to silence this",
+                        err.0
+                    ),
+                    ["transition-model {:?}", settings.transition_model]
+                );
+                Ok(learned::Method::Rule)
+            }
+            (Err(err), method) => {
                 gst::element_imp_error!(
                     self,
                     gst::ResourceError::OpenRead,
                     (
                         "method={} needs the TransNetV2 model and ONNX Runtime: {}. Use method=rule to detect scenes without them",
-                        if settings.method == SceneCutMethod::Learned { "learned" } else { "hybrid" },
+                        if method == SceneCutMethod::Learned { "learned" } else { "hybrid" },
                         err.0
                     ),
                     ["transition-model {:?}", settings.transition_model]
@@ -789,24 +853,32 @@ impl SceneCut {
         let Some(learned) = state.learned.as_mut() else {
             return Ok(());
         };
+        let (width, height) = (
+            plane.width.min(THUMBNAIL_WIDTH),
+            plane.height.min(THUMBNAIL_HEIGHT),
+        );
         if state
             .thumbnailer
-            .run(
-                plane,
-                THUMBNAIL_WIDTH,
-                THUMBNAIL_HEIGHT,
-                &mut state.thumbnail,
-            )
+            .run(plane, width, height, &mut state.small)
             .is_err()
         {
             return Err(gst::FlowError::Error);
         }
+        if (width, height) == (THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT) {
+            std::mem::swap(&mut state.small, &mut state.thumbnail);
+        } else {
+            learned::stretch_to_thumbnail(&state.small, width, height, &mut state.thumbnail);
+        }
         learned.set_lighting_correlation(lighting_correlation);
         learned.push_frame(&state.thumbnail, levels);
-        self.run_model(learned)
+        let window_time = self.run_model(learned)?;
+        state.window_time = state.window_time.max(window_time);
+        Ok(())
     }
 
-    fn run_model(&self, learned: &mut Learned) -> Result<(), gst::FlowError> {
+    /// Runs the windows that can run; returns the longest time one took.
+    fn run_model(&self, learned: &mut Learned) -> Result<Duration, gst::FlowError> {
+        let mut longest = Duration::ZERO;
         let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
         let Some(model) = model.as_mut() else {
             gst::element_imp_error!(
@@ -820,6 +892,7 @@ impl SceneCut {
             .run_windows(|frames| {
                 let start = Instant::now();
                 let result = model.predict(frames, THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT);
+                longest = longest.max(start.elapsed());
                 gst::trace!(CAT, imp = self, "model window in {:?}", start.elapsed());
                 result.map(|p| {
                     p.into_iter()
@@ -834,7 +907,8 @@ impl SceneCut {
                     ("The transition model failed: {}", err.0)
                 );
                 gst::FlowError::Error
-            })
+            })?;
+        Ok(longest)
     }
 }
 
@@ -903,7 +977,7 @@ impl ObjectSubclass for SceneCut {
         SceneCut {
             sinkpad,
             srcpad,
-            state: Mutex::new(State::new(&settings)),
+            state: Mutex::new(State::new(&settings, learned::Method::Rule)),
             settings: Mutex::new(settings),
             model: Mutex::new(None),
             pushing: AtomicBool::new(false),
@@ -1041,7 +1115,7 @@ impl ObjectImpl for SceneCut {
                     .default_value(0)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("method", SceneCutMethod::Rule)
+                glib::ParamSpecEnum::builder_with_default("method", SceneCutMethod::Auto)
                     .nick("Method")
                     .blurb(
                         "How scene starts are found: rule (luma differences, no ONNX Runtime), \
@@ -1200,15 +1274,15 @@ impl ElementImpl for SceneCut {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::ReadyToPaused {
             let settings = self.lock_settings().clone();
-            self.load_model(&settings)?;
-            *self.lock_state() = State::new(&settings);
+            let method = self.load_model(&settings)?;
+            *self.lock_state() = State::new(&settings, method);
             self.start_stall_watchdog();
         }
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::PausedToReady {
             self.stop_stall_watchdog();
             let settings = self.lock_settings().clone();
-            *self.lock_state() = State::new(&settings);
+            *self.lock_state() = State::new(&settings, learned::Method::Rule);
         }
         Ok(result)
     }

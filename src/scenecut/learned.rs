@@ -52,6 +52,17 @@ const GRADUAL_SEPARATION: u64 = 25;
 /// Mean luma below which a transition's darkest frame makes it a fade through black.
 const FADE_BLACK_LEVEL: f64 = 24.0;
 
+/// Nearest-neighbour resampling of a `width × height` luma image smaller than a thumbnail to
+/// `THUMBNAIL_WIDTH × THUMBNAIL_HEIGHT` (a frame smaller than the model's input is stretched,
+/// never refused).
+pub fn stretch_to_thumbnail(image: &[u8], width: usize, height: usize, out: &mut Vec<u8>) {
+    out.clear();
+    for y in 0..THUMBNAIL_HEIGHT {
+        let row = (y * height / THUMBNAIL_HEIGHT) * width;
+        out.extend((0..THUMBNAIL_WIDTH).map(|x| image[row + x * width / THUMBNAIL_WIDTH]));
+    }
+}
+
 /// How scene starts are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
@@ -617,6 +628,23 @@ mod tests {
             .chunks(THUMBNAIL_BYTES)
             .map(|t| t[0])
             .collect()
+    }
+
+    #[test]
+    fn small_frames_are_stretched_to_a_thumbnail() {
+        let image = [10u8, 20, 30, 40, 50, 60]; // 3x2
+        let mut out = Vec::new();
+        stretch_to_thumbnail(&image, 3, 2, &mut out);
+        assert_eq!(out.len(), THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT);
+        assert_eq!(
+            out[..THUMBNAIL_WIDTH],
+            [[10u8; 16], [20; 16], [30; 16]].concat()[..]
+        );
+        assert!(out[13 * THUMBNAIL_WIDTH..14 * THUMBNAIL_WIDTH]
+            .iter()
+            .all(|&v| v == 10 || v == 20 || v == 30));
+        assert_eq!(out[14 * THUMBNAIL_WIDTH], 40);
+        assert_eq!(out[THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT - 1], 60);
     }
 
     #[test]

@@ -21,11 +21,17 @@ glib::wrapper! {
 #[enum_type(name = "GstSceneCutMethod")]
 pub enum SceneCutMethod {
     #[enum_value(
+        name = "Auto: hybrid when the TransNetV2 model and ONNX Runtime load, else the rule \
+                with a warning",
+        nick = "auto"
+    )]
+    #[default]
+    Auto = 3,
+    #[enum_value(
         name = "Rule: windowed absolute luma differences, fades and dissolves from the levels \
                 (no ONNX Runtime needed)",
         nick = "rule"
     )]
-    #[default]
     Rule = 0,
     #[enum_value(
         name = "Learned: the TransNetV2 shot-boundary model alone (needs ONNX Runtime)",
@@ -45,7 +51,7 @@ impl From<SceneCutMethod> for learned::Method {
         match method {
             SceneCutMethod::Rule => learned::Method::Rule,
             SceneCutMethod::Learned => learned::Method::Learned,
-            SceneCutMethod::Hybrid => learned::Method::Hybrid,
+            SceneCutMethod::Hybrid | SceneCutMethod::Auto => learned::Method::Hybrid,
         }
     }
 }
