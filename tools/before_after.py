@@ -17,9 +17,10 @@ import sys
 import evaluate_colour
 import evaluate_cuts
 
-DETECTOR = {"seed": ["flash-ratio=0", "gradual=false"], "now": []}
+DETECTOR = {"seed": ["method=rule", "flash-ratio=0", "gradual=false"], "now": []}
 COLOUR = {
-    "seed": "scenecut.flash-ratio=0 scenecut.gradual=false temporal-smoothing=0 scene-memory=false",
+    "seed": "scenecut.method=rule scenecut.flash-ratio=0 scenecut.gradual=false temporal-smoothing=0 "
+            "scene-memory=false",
     "now": "",
 }
 COLOUR_CLIPS = ["scenes", "returns", "pairs"]

@@ -112,9 +112,12 @@ def main():
     parser.add_argument("--json", type=pathlib.Path, help="also write every score here")
     args = parser.parse_args()
     detectors = {
-        "scenecut, flash and gradual tests off": lambda clip, fps: scenecut(clip, args.plugin, ["flash-ratio=0", "gradual=false"]),
-        "scenecut, gradual tests off": lambda clip, fps: scenecut(clip, args.plugin, ["gradual=false"]),
-        "scenecut": lambda clip, fps: scenecut(clip, args.plugin, []),
+        "scenecut rule, flash and gradual tests off": lambda clip, fps: scenecut(
+            clip, args.plugin, ["method=rule", "flash-ratio=0", "gradual=false"]),
+        "scenecut rule, gradual tests off": lambda clip, fps: scenecut(
+            clip, args.plugin, ["method=rule", "gradual=false"]),
+        "scenecut rule": lambda clip, fps: scenecut(clip, args.plugin, ["method=rule"]),
+        "scenecut (default: auto, hybrid)": lambda clip, fps: scenecut(clip, args.plugin, []),
         "PySceneDetect ContentDetector": lambda clip, fps: pyscenedetect(clip, "content"),
         "PySceneDetect AdaptiveDetector": lambda clip, fps: pyscenedetect(clip, "adaptive"),
         "GStreamer scenechange": gst_scenechange,

@@ -45,13 +45,11 @@ import time
 import numpy as np
 from PIL import Image
 
+import evaluate_cuts as cuts
 import evaluate_retrieval as photos
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
 TOLERANCE = 2
-SCENE_RE = re.compile(r"scene-change, scene=\(uint\)\d+, frame=\(guint64\)(\d+),")
-FKU_RE = re.compile(r"GstForceKeyUnit, timestamp=\(guint64\)(\d+)")
-PTS_RE = re.compile(r"chain   \*+ \(identity0:sink\).*?pts: (\d+):(\d+):(\d+\.\d+)")
 SCDET_RE = re.compile(r"lavfi\.scd\.time: ?([0-9.]+)")
 MOTIONS = ["pan-right", "zoom-in", "pan-down", "zoom-out", "pan-left", "pan-up"]
 EVENT_TYPES = ["cut", "look-alike cut", "dark cut", "montage cut", "dissolve", "fade"]
@@ -262,38 +260,8 @@ def prepare(out, cache, seed):
     stamp.write_text(inputs)
 
 
-# --- Detectors: each returns the frames that start a scene (the first frame excluded). ---------
-
-def scenecut(clip, plugin, properties):
-    env = {"GST_PLUGIN_PATH": str(plugin), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        ["gst-launch-1.0", "-m", "filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!",
-         "scenecut", *properties, "!", "fakesink"],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
-    return [int(f) for f in SCENE_RE.findall(out)][1:]
-
-
-def gst_scenechange(clip, _plugin):
-    out = subprocess.run(
-        ["gst-launch-1.0", "-v", "filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!",
-         "scenechange", "!", "identity", "silent=false", "!", "fakesink"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    h, m, sec = PTS_RE.search(out).groups()
-    first = (int(h) * 3600 + int(m) * 60 + float(sec)) * 1e9
-    frames = sorted({round((int(t) - first) * FPS / 1e9) for t in FKU_RE.findall(out)})
-    return [f for f in frames if f > 0]
-
-
-def pyscenedetect(kind):
-    def detect(clip, _plugin):
-        import scenedetect
-
-        make = {"content": scenedetect.ContentDetector, "adaptive": scenedetect.AdaptiveDetector}[kind]
-        return [s[0].frame_num for s in scenedetect.detect(str(clip), make())[1:]]
-    return detect
-
+# --- Detectors: each returns the frames that start a scene (the first frame excluded); the
+# scenecut, PySceneDetect and scenechange runs are evaluate_cuts.py's. ---------------------------
 
 def ffmpeg_scdet(clip, _plugin):
     out = subprocess.run(
@@ -305,12 +273,12 @@ def ffmpeg_scdet(clip, _plugin):
 
 
 DETECTORS = {
-    "scenecut rule": lambda clip, plugin: scenecut(clip, plugin, ["method=rule"]),
-    "scenecut learned": lambda clip, plugin: scenecut(clip, plugin, ["method=learned"]),
-    "scenecut hybrid": lambda clip, plugin: scenecut(clip, plugin, ["method=hybrid"]),
-    "PySceneDetect content": pyscenedetect("content"),
-    "PySceneDetect adaptive": pyscenedetect("adaptive"),
-    "GStreamer scenechange": gst_scenechange,
+    "scenecut rule": lambda clip, plugin: cuts.scenecut(clip, plugin, ["method=rule"]),
+    "scenecut learned": lambda clip, plugin: cuts.scenecut(clip, plugin, ["method=learned"]),
+    "scenecut hybrid": lambda clip, plugin: cuts.scenecut(clip, plugin, ["method=hybrid"]),
+    "PySceneDetect content": lambda clip, _: cuts.pyscenedetect(clip, "content"),
+    "PySceneDetect adaptive": lambda clip, _: cuts.pyscenedetect(clip, "adaptive"),
+    "GStreamer scenechange": lambda clip, _: cuts.gst_scenechange(clip, FPS),
     "ffmpeg scdet": ffmpeg_scdet,
 }
 
@@ -378,7 +346,7 @@ def main():
                         help="draws the photos, camera moves and lengths (12: the clips the hybrid "
                              "method was tuned on; any other: held-out clips of the same kinds)")
     args = parser.parse_args()
-    if args.seed != 12 and args.out == parser.get_default("out"):
+    if args.seed != 12 and args.out == pathlib.Path(parser.get_default("out")):
         args.out = args.out.with_name(f"transitions_seed{args.seed}")
     prepare(args.out, args.cache, args.seed)
     clips = sorted(p.stem for p in args.out.glob("*.json"))
