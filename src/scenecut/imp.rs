@@ -1107,10 +1107,11 @@ impl ObjectImpl for SceneCut {
                     .nick("Maximum lookahead time")
                     .blurb(
                         "Longest time in nanoseconds frames may be held back (0 = no bound). The \
-                         lookahead counts frames (29 by default), so slow sources wait long: \
+                         lookahead counts frames (29 for the rule), so slow sources wait long: \
                          2.9 s at 10 fps, 29 s at 1 fps. When the bound binds, the window and \
                          confirmation radius shrink to fit it, and fades and dissolves are not \
-                         looked for below 25 frames. Changeable while playing.",
+                         looked for below 25 frames. Set, it makes method=auto run the rule (the \
+                         model's 50 frames cannot shrink). Changeable while playing.",
                     )
                     .default_value(0)
                     .mutable_playing()
@@ -1119,10 +1120,13 @@ impl ObjectImpl for SceneCut {
                     .nick("Method")
                     .blurb(
                         "How scene starts are found: rule (luma differences, no ONNX Runtime), \
-                         learned (the TransNetV2 model) or hybrid (the rule's cuts checked by \
-                         the model, plus the model's dissolves and fades). learned and hybrid \
-                         hold back 50 frames (2 s at 25 fps) and run the model on 48x27 grey \
-                         thumbnails, about 13 ms of CPU per frame. Changeable in NULL and READY",
+                         learned (the TransNetV2 model), hybrid (the rule's cuts checked by the \
+                         model, plus the model's dissolves and fades) or auto (hybrid when the \
+                         model loads, else the rule with a warning; the rule when \
+                         max-lookahead-time is set). learned and hybrid hold back 50 frames (2 s \
+                         at 25 fps) plus the model's run time, and run the model on 48x27 grey \
+                         thumbnails: about 16 ms of CPU per frame on 2 cores. Changeable in NULL \
+                         and READY",
                     )
                     .mutable_ready()
                     .build(),
