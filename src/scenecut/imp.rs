@@ -580,6 +580,7 @@ impl SceneCut {
         }
         let lookahead = self.held_back_duration();
         let patience = MIN_STALL.max(Duration::from_nanos(lookahead.nseconds()) * 2);
+        let settings = self.lock_settings().clone();
         let message = {
             let mut state = self.lock_state();
             let waited = state.last_input.map(|t| t.elapsed());
@@ -600,7 +601,7 @@ impl SceneCut {
                          at least the lookahead plus the processing latency downstream, for example \
                          `queue max-size-time=5000000000 max-size-bytes=0 max-size-buffers=0`",
                         waited.as_secs_f64(),
-                        state.detector.config().lookahead(),
+                        settings.lookahead(state.frame_duration(), state.method),
                         lookahead.nseconds() as f64 / 1e9
                     )
                 }
@@ -743,6 +744,11 @@ impl SceneCut {
                 return false;
             }
             let (live, min, max) = upstream.result();
+            {
+                // What this answer allows for the model: a later, longer run asks again.
+                let mut state = self.lock_state();
+                state.reported_window_time = state.window_time;
+            }
             let ours = self.held_back_duration();
             gst::debug!(
                 CAT,
@@ -760,8 +766,7 @@ impl SceneCut {
     fn held_back_duration(&self) -> gst::ClockTime {
         let settings = self.lock_settings().clone();
         let (frame_duration, method, window_time) = {
-            let mut state = self.lock_state();
-            state.reported_window_time = state.window_time;
+            let state = self.lock_state();
             (state.frame_duration(), state.method, state.window_time)
         };
         let lookahead = settings.lookahead(frame_duration, method) as u64;
