@@ -172,12 +172,12 @@ impl Windows {
     }
 }
 
-/// What the combiner keeps of a frame for the lighting test.
+/// What the combiner keeps of a frame: the rule's levels (for fades) and the luma thumbnail
+/// (for the lighting test).
 #[derive(Debug, Clone, Default)]
 struct Picture {
     levels: Option<Levels>,
     luma: Vec<u8>,
-    thumbnail_levels: Option<Levels>,
 }
 
 /// The model's two outputs for one frame.
@@ -239,7 +239,6 @@ impl Combiner {
         let mut picture = self.spare_pictures.pop().unwrap_or_default();
         picture.luma.clear();
         picture.luma.extend_from_slice(luma);
-        picture.thumbnail_levels = Levels::of(luma);
         picture.levels = levels;
         self.pictures.push_back(picture);
     }
@@ -291,14 +290,10 @@ impl Combiner {
     /// The correlation of the last frame before `from` with frame `to`, when it says that a
     /// change between them is light, not a new picture.
     fn lighting(&self, from: u64, to: u64) -> Option<f64> {
-        let before = self.picture(from.checked_sub(1)?.max(self.first))?;
-        let after = self.picture(to)?;
-        let correlation = luma::correlation(
-            &before.luma,
-            before.thumbnail_levels.as_ref()?,
-            &after.luma,
-            after.thumbnail_levels.as_ref()?,
-        )?;
+        let before = &self.picture(from.checked_sub(1)?.max(self.first))?.luma;
+        let after = &self.picture(to)?.luma;
+        let correlation =
+            luma::correlation(before, &Levels::of(before)?, after, &Levels::of(after)?)?;
         (self.lighting_correlation > 0.0 && correlation >= self.lighting_correlation)
             .then_some(correlation)
     }
@@ -333,6 +328,18 @@ impl Combiner {
         Some(decision)
     }
 
+    /// The highest of `head`'s probabilities over `frames` (0 where none is known).
+    fn highest(
+        &self,
+        frames: impl Iterator<Item = u64>,
+        head: impl Fn(Probabilities) -> f32,
+    ) -> f32 {
+        frames
+            .filter_map(|f| self.model_at(f))
+            .map(head)
+            .fold(0.0, f32::max)
+    }
+
     /// Whether the model places `frame` in a transition: its single-frame head (a cut's last
     /// frame) or its every-frame head (a dissolve or fade) passes the threshold.
     fn in_transition(&self, frame: u64) -> bool {
@@ -360,11 +367,10 @@ impl Combiner {
         if !starts_here {
             return None;
         }
-        let peak = (start..frame)
-            .filter_map(|f| self.model_at(f))
-            .map(|p| p.transition.max(p.any))
-            .fold(0.0, f32::max);
-        Some((start, peak))
+        Some((
+            start,
+            self.highest(start..frame, |p| p.transition.max(p.any)),
+        ))
     }
 
     /// A transition of frames `[start, end)`: a cut when the every-frame head holds fewer
@@ -394,10 +400,7 @@ impl Combiner {
     /// old shot, the one before `frame` (or `frame` itself when the rule places the cut a frame
     /// early).
     fn support(&self, frame: u64) -> f32 {
-        (frame.saturating_sub(1)..=frame)
-            .filter_map(|f| self.model_at(f))
-            .map(|p| p.transition)
-            .fold(0.0, f32::max)
+        self.highest(frame.saturating_sub(1)..=frame, |p| p.transition)
     }
 
     /// Whether the model backs a cut of the rule into `frame`: a high probability on the old
@@ -484,10 +487,7 @@ impl Combiner {
                     let from = self
                         .last_scene_start
                         .map_or(before, |last| before.max(last + 2));
-                    let support = (from..=frame + DECISION_REACH as u64)
-                        .filter_map(|f| self.model_at(f))
-                        .map(|p| p.any)
-                        .fold(0.0, f32::max);
+                    let support = self.highest(from..=frame + DECISION_REACH as u64, |p| p.any);
                     if support < HYBRID_MIN_SUPPORT {
                         Verdict::Vetoed {
                             rule: Kind::Dissolve,
