@@ -17,8 +17,9 @@ use super::luma::{self, Levels};
 
 pub const THUMBNAIL_WIDTH: usize = 48;
 pub const THUMBNAIL_HEIGHT: usize = 27;
-/// Bytes of one RGB thumbnail.
-pub const THUMBNAIL_BYTES: usize = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT * 3;
+/// Bytes of one luma thumbnail, and of the same thumbnail as the model's RGB input.
+pub const THUMBNAIL_PIXELS: usize = THUMBNAIL_WIDTH * THUMBNAIL_HEIGHT;
+pub const THUMBNAIL_RGB_BYTES: usize = THUMBNAIL_PIXELS * 3;
 /// Frames of context before the first frame a window judges.
 pub const CONTEXT_BEFORE: usize = 25;
 /// Frames each window judges; windows start `STEP` frames apart.
@@ -91,7 +92,7 @@ impl Method {
 /// Collects thumbnails and hands out the windows the model must run, in order.
 #[derive(Debug, Default)]
 pub struct Windows {
-    /// Thumbnails from stream frame `first` on, `THUMBNAIL_BYTES` each.
+    /// Luma thumbnails from stream frame `first` on, `THUMBNAIL_PIXELS` bytes each.
     frames: VecDeque<Vec<u8>>,
     first: u64,
     received: u64,
@@ -102,7 +103,7 @@ pub struct Windows {
     spare: Vec<Vec<u8>>,
 }
 
-/// One model run: `frames` (`WINDOW` thumbnails, padded at the ends) judges stream frames
+/// One model run: `frames` (`WINDOW` RGB thumbnails, padded at the ends) judges stream frames
 /// `judged_from .. judged_from + judged` from window position `CONTEXT_BEFORE` on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
@@ -112,9 +113,9 @@ pub struct Window {
 }
 
 impl Windows {
-    /// Adds the next frame's RGB thumbnail (`THUMBNAIL_BYTES`).
+    /// Adds the next frame's luma thumbnail (`THUMBNAIL_PIXELS` bytes).
     pub fn push(&mut self, thumbnail: &[u8]) {
-        debug_assert_eq!(thumbnail.len(), THUMBNAIL_BYTES);
+        debug_assert_eq!(thumbnail.len(), THUMBNAIL_PIXELS);
         let mut frame = self.spare.pop().unwrap_or_default();
         frame.clear();
         frame.extend_from_slice(thumbnail);
@@ -143,13 +144,15 @@ impl Windows {
             return None;
         }
         let judged = (self.received - from).min(STEP as u64) as usize;
-        let mut frames = Vec::with_capacity(WINDOW * THUMBNAIL_BYTES);
+        let mut frames = Vec::with_capacity(WINDOW * THUMBNAIL_RGB_BYTES);
         for position in 0..WINDOW as i64 {
             // Stream frame at this position, clamped to the stream's ends (the padding).
             let frame = (from as i64 - CONTEXT_BEFORE as i64 + position)
                 .clamp(0, self.received as i64 - 1) as u64;
             let index = (frame.saturating_sub(self.first) as usize).min(self.frames.len() - 1);
-            frames.extend_from_slice(&self.frames[index]);
+            // The model reads RGB; from luma it sees the grey picture (R = G = B), which is
+            // what black-and-white film is and what it was checked on.
+            frames.extend(self.frames[index].iter().flat_map(|&v| [v, v, v]));
         }
         self.next_judged += judged as u64;
         // The next window reaches back `CONTEXT_BEFORE` frames from its first judged frame.
@@ -577,7 +580,6 @@ impl Combiner {
 pub struct Learned {
     windows: Windows,
     combiner: Combiner,
-    rgb: Vec<u8>,
 }
 
 impl Learned {
@@ -585,18 +587,13 @@ impl Learned {
         Learned {
             windows: Windows::default(),
             combiner: Combiner::new(method, min_scene_frames),
-            rgb: Vec::new(),
         }
     }
 
     /// Adds the next frame: its luma thumbnail (`THUMBNAIL_WIDTH × THUMBNAIL_HEIGHT`) and
     /// its levels.
     pub fn push_frame(&mut self, luma: &[u8], levels: Option<Levels>) {
-        // The model reads RGB; from luma it sees the grey picture (R = G = B), which is what
-        // black-and-white film is and what it was checked on.
-        self.rgb.clear();
-        self.rgb.extend(luma.iter().flat_map(|&v| [v, v, v]));
-        self.windows.push(&self.rgb);
+        self.windows.push(luma);
         self.combiner.push_picture(levels, luma);
     }
 
@@ -645,17 +642,20 @@ impl Learned {
 mod tests {
     use super::*;
 
-    /// A thumbnail whose every byte is `value`.
+    /// A luma thumbnail whose every pixel is `value`.
     fn thumbnail(value: u8) -> Vec<u8> {
-        vec![value; THUMBNAIL_BYTES]
+        vec![value; THUMBNAIL_PIXELS]
     }
 
     /// The frame each of a window's positions shows (thumbnail `k` holds value `k`).
     fn shown(window: &Window) -> Vec<u8> {
         window
             .frames
-            .chunks(THUMBNAIL_BYTES)
-            .map(|t| t[0])
+            .chunks(THUMBNAIL_RGB_BYTES)
+            .map(|t| {
+                assert!(t.iter().all(|&v| v == t[0]), "a grey thumbnail: R = G = B");
+                t[0]
+            })
             .collect()
     }
 
