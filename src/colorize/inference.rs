@@ -692,18 +692,19 @@ pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
 /// per-frame transition probabilities.
 pub struct TransitionModel {
     session: Session,
-    pub provider: &'static str,
 }
 
 impl TransitionModel {
-    pub fn load(path: &Path, threads: usize) -> Result<Self, InferenceError> {
+    /// Loads the model on the CPU (48x27 frames: a GPU would not pay for the copies), with
+    /// ONNX Runtime's own choice of threads.
+    pub fn load(path: &Path) -> Result<Self, InferenceError> {
         let options = SessionOptions {
             provider: Provider::Cpu,
             device_id: 0,
             strict: false,
-            threads,
+            threads: 0,
         };
-        let (session, provider, _) = build_session(path, &options)?;
+        let (session, _, _) = build_session(path, &options)?;
         check_ports(
             path,
             "transition model",
@@ -728,7 +729,7 @@ impl TransitionModel {
                 },
             ],
         )?;
-        Ok(TransitionModel { session, provider })
+        Ok(TransitionModel { session })
     }
 
     /// Probabilities for each of `frames`' `height × width` RGB thumbnails: (transition,

@@ -34,6 +34,13 @@ const MIN_STALL: Duration = Duration::from_secs(2);
 /// on 2 cores).
 const FIRST_WINDOW_ESTIMATE: Duration = Duration::from_millis(500);
 
+/// What the latency allows for the model when its longest run so far took `window_time`: the
+/// first frame of each window's 25 leaves only once the model has run on it, so twice the
+/// longest run, and the first guess until one has run.
+fn model_allowance(window_time: Duration) -> Duration {
+    (2 * window_time).max(FIRST_WINDOW_ESTIMATE)
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
     analysis_width: u32,
@@ -316,8 +323,7 @@ impl SceneCut {
                 diffs.previous
             );
             if state.method.uses_model()
-                && 2 * state.window_time
-                    > (2 * state.reported_window_time).max(FIRST_WINDOW_ESTIMATE)
+                && model_allowance(state.window_time) > model_allowance(state.reported_window_time)
             {
                 // Windows take longer than the latency allows: ask for it to be recomputed.
                 state.reported_window_time = state.window_time;
@@ -774,10 +780,7 @@ impl SceneCut {
         if !method.uses_model() {
             return held;
         }
-        // The first frame of each window's 25 leaves only once the model has run on it: twice
-        // the longest run so far, and a first guess until one has run.
-        let compute = (2 * window_time).max(FIRST_WINDOW_ESTIMATE);
-        held + gst::ClockTime::from_nseconds(compute.as_nanos() as u64)
+        held + gst::ClockTime::from_nseconds(model_allowance(window_time).as_nanos() as u64)
     }
 
     /// Loads TransNetV2 when `method` needs it and returns the method that runs: `auto` falls
@@ -811,7 +814,7 @@ impl SceneCut {
                 "loading the transition model {}",
                 path.display()
             );
-            TransitionModel::load(&path, 0)
+            TransitionModel::load(&path)
         });
         match (loaded, settings.method) {
             (Ok(loaded), method) => {
