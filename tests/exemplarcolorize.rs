@@ -432,14 +432,9 @@ fn error_at_ready(encoder_model: &str) -> String {
         .property("encoder-model", encoder_model)
         .build()
         .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    assert!(element.set_state(gst::State::Ready).is_err());
-    std::iter::from_fn(|| bus.pop())
-        .find_map(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        })
+    refused_state_change(&element, gst::State::Ready)
+        .into_iter()
+        .next()
         .expect("an error message")
 }
 
@@ -789,10 +784,7 @@ fn a_wrong_model_folder_or_model_path_is_named_in_the_error() {
         .property("colorizer-model", "/nonexistent/my-colorizer.onnx")
         .build()
         .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    assert!(element.set_state(gst::State::Ready).is_err());
-    let failed = errors(&std::iter::from_fn(|| bus.pop()).collect::<Vec<_>>());
+    let failed = refused_state_change(&element, gst::State::Ready);
     assert!(
         mentions(
             &failed,

@@ -11,7 +11,9 @@ use gstexemplar::scene_change::SceneChange;
 use gstexemplar::scenecut::detector;
 
 mod common;
-use common::{errors, has_eos, init, launch, media, mentions, run_to_end, temp_dir};
+use common::{
+    errors, has_eos, init, launch, media, mentions, refused_state_change, run_to_end, temp_dir,
+};
 
 const W: usize = 64;
 const H: usize = 48;
@@ -856,10 +858,7 @@ fn learned_without_its_model_fails_to_start_and_says_what_to_do() {
         .property("transition-model", "/nonexistent/transnetv2.onnx")
         .build()
         .unwrap();
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    assert!(element.set_state(gst::State::Paused).is_err());
-    let messages = errors(&bus.iter().collect::<Vec<_>>());
+    let messages = refused_state_change(&element, gst::State::Paused);
     assert!(
         mentions(
             &messages,

@@ -84,6 +84,17 @@ pub fn errors(messages: &[gst::Message]) -> Vec<String> {
         .collect()
 }
 
+/// Takes `element` to `state`, which must fail, and returns the errors it posted on the way.
+pub fn refused_state_change(element: &gst::Element, state: gst::State) -> Vec<String> {
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    assert!(
+        element.set_state(state).is_err(),
+        "{state:?} was not refused"
+    );
+    errors(&std::iter::from_fn(|| bus.pop()).collect::<Vec<_>>())
+}
+
 /// Whether one of `messages` contains every one of `needles`.
 pub fn mentions(messages: &[String], needles: &[&str]) -> bool {
     messages
