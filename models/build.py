@@ -140,7 +140,10 @@ def conv_bn(g, state, x, conv, bn, stride=1, groups=1, relu6=True):
         "conv",
         kernel_shape=[k, k],
         strides=[stride, stride],
-        pads=[k // 2] * 4,
+        # TensorFlow's SAME padding, which the weights were trained with: the extra row and column
+        # of a stride-2 convolution go after the image, not split around it (symmetric k//2 pads
+        # shift every stride-2 layer by half a pixel: embedding cosine 0.90 with the reference).
+        auto_pad="SAME_UPPER",
         group=groups,
     )
     if relu6:

@@ -76,6 +76,22 @@ def test_encoder_outputs_follow_the_contract(encoder):
     assert names == [("image", "tensor(float)")]
 
 
+def test_encoder_matches_the_reference_implementation(encoder):
+    """Against tools/encoder_reference.py's fixture: efficientnet-lite-pytorch's own network with
+    the same weights, at 224x224, on two real photos; every output, dense maps included."""
+    reference = np.load(pathlib.Path(__file__).parent / "fixtures/encoder_reference.npz")
+    names = [o.name for o in encoder.get_outputs()]
+    for photo in ("chelsea", "coffee"):
+        image = reference[f"{photo}_image"].astype(np.float32) / 255.0
+        values = encoder.run(names, {"image": ((image - 0.5) / 0.5).transpose(2, 0, 1)[None]})
+        for name, value in zip(names, values):
+            expected = reference[f"{photo}_{name}"]
+            scale = float(np.abs(expected).max())
+            np.testing.assert_allclose(value[0], expected, atol=1e-5 * scale, err_msg=f"{photo} {name}")
+        # Real activations, so the comparison cannot pass on zeros.
+        assert float(np.abs(reference[f"{photo}_features_s32"]).max()) > 1.0
+
+
 def test_builds_are_byte_identical(models, tmp_path):
     build.build(build.default_weights(), tmp_path)
     for name in ("encoder.onnx", "colorizer_reference.onnx", "colorizer.onnx"):
