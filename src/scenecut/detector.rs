@@ -190,6 +190,10 @@ pub enum Verdict {
     /// The rule found a scene start here, but the learned model gives every frame around it
     /// at most `probability` of being a transition (`method=hybrid`).
     Vetoed { rule: Kind, probability: f64 },
+    /// The learned model's every-frame head passed 0.5 on `frames` frames just before this
+    /// one, too few for a fade or a dissolve, while its cut head stayed at `probability` or
+    /// below: a blip, not a transition.
+    ModelBlip { frames: u64, probability: f64 },
 }
 
 /// How a scene began.

@@ -523,6 +523,16 @@ impl SceneCut {
                 "frame {frame}: the rule's {rule:?} (d = {d:.3}) vetoed: the model gives the \
                  frames around it at most {probability:.3} of being a transition"
             ),
+            Verdict::ModelBlip {
+                frames,
+                probability,
+            } => gst::debug!(
+                CAT,
+                imp = self,
+                "frame {frame}: the model's every-frame head marks {frames} frames before it, \
+                 too few for a fade or dissolve, and its cut head at most {probability:.3}: \
+                 no transition"
+            ),
             Verdict::TooSoon {
                 score,
                 previous_cut,

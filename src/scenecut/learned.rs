@@ -537,6 +537,18 @@ impl Combiner {
             };
         }
         let kind = self.model_kind(start, frame);
+        if kind == Kind::Cut {
+            // A cut is the single-frame head's to mark; a short run of the every-frame head
+            // alone is noise (on a slow pan of a dark photo it reached 0.53 five frames before
+            // a real cut, whose own scene start it then suppressed).
+            let cut_head = self.highest(start..frame, |p| p.transition);
+            if cut_head <= TRANSITION_THRESHOLD {
+                return Verdict::ModelBlip {
+                    frames: frame - start,
+                    probability: cut_head as f64,
+                };
+            }
+        }
         let too_soon = match kind {
             Kind::Cut => self.too_soon(frame),
             Kind::Fade | Kind::Dissolve => self.too_soon_for_gradual(frame),
@@ -856,6 +868,30 @@ mod tests {
         let decisions = combine(Method::Hybrid, &[40], &broad, &bright);
         assert_eq!(starts(&decisions), [(0, Kind::Cut)]);
         assert!(matches!(decisions[40].verdict, Verdict::Vetoed { .. }));
+    }
+
+    #[test]
+    fn a_short_run_of_the_every_frame_head_alone_is_no_cut_and_takes_no_real_one_away() {
+        let bright = vec![120.0; 80];
+        // The slow pan of a dark photo: "any" 0.53 on frame 44, the cut head low; the real cut
+        // into frame 50, which the rule finds and the model backs (0.95 on frame 49), comes
+        // within min-scene-frames (8) of it.
+        let model = model_marks(&[(44, 0.06, 0.53), (49, 0.95, 0.9)]);
+        for method in [Method::Hybrid, Method::Learned] {
+            let decisions = combine(method, &[50], &model, &bright);
+            assert_eq!(
+                starts(&decisions),
+                [(0, Kind::Cut), (50, Kind::Cut)],
+                "{method:?}"
+            );
+            assert_eq!(
+                decisions[45].verdict,
+                Verdict::ModelBlip {
+                    frames: 1,
+                    probability: 0.06f32 as f64
+                }
+            );
+        }
     }
 
     #[test]
