@@ -76,6 +76,15 @@ impl LocalFeatures {
         })
     }
 
+    /// Adds `other`'s cells (the same image at another scale); cells of another width are not
+    /// comparable and are left out.
+    pub fn extend(&mut self, other: &LocalFeatures) {
+        if other.dimension == self.dimension {
+            self.values.extend_from_slice(&other.values);
+            self.scales.extend_from_slice(&other.scales);
+        }
+    }
+
     fn push_cell(&mut self, cell: &[f32]) {
         let (quantized, scale) = quantize(cell);
         self.values.extend_from_slice(&quantized);
@@ -175,6 +184,24 @@ mod tests {
             frame.match_score(&LocalFeatures::from_map(&[1.0; 2], 2, 1, 1, 8)),
             None
         );
+    }
+
+    #[test]
+    fn cells_of_another_scale_join_the_match() {
+        let mut frame = LocalFeatures::from_map(&map(6, 1, 2, |_, x| x), 6, 1, 2, 16);
+        let photo = LocalFeatures::from_map(&map(6, 1, 2, |_, x| x + 1), 6, 1, 2, 8);
+        assert_eq!(frame.match_score(&photo), Some(0.5));
+        frame.extend(&LocalFeatures::from_map(
+            &map(6, 1, 2, |_, x| x + 1),
+            6,
+            1,
+            2,
+            16,
+        ));
+        assert_eq!(frame.cells(), 4);
+        assert_eq!(frame.match_score(&photo), Some(0.75));
+        frame.extend(&LocalFeatures::from_map(&[1.0; 2], 2, 1, 1, 8));
+        assert_eq!(frame.cells(), 4);
     }
 
     #[test]

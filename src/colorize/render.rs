@@ -37,12 +37,14 @@ pub fn working_size(width: usize, height: usize, short_side: usize) -> (usize, u
     )
 }
 
-/// Size of an image for the retrieval encoder: short side 224, long side at most 448.
-pub fn embedding_size(width: usize, height: usize) -> (usize, usize) {
+/// Size of an image for the retrieval encoder: short side `short_side` (224 is the encoder's
+/// own), long side at most twice that.
+pub fn embedding_size(width: usize, height: usize, short_side: usize) -> (usize, usize) {
     let short = width.min(height).max(1) as f64;
-    let scale = 224.0 / short;
-    let w = ((width as f64 * scale).round() as usize).clamp(32, 448);
-    let h = ((height as f64 * scale).round() as usize).clamp(32, 448);
+    let scale = short_side as f64 / short;
+    let long = 2 * short_side;
+    let w = ((width as f64 * scale).round() as usize).clamp(32, long);
+    let h = ((height as f64 * scale).round() as usize).clamp(32, long);
     (w, h)
 }
 
@@ -141,6 +143,45 @@ pub fn write_colour(
 ) {
     let (w, h) = (chroma.width, chroma.height);
     let sample = |k: usize| (chroma.lightness[k], chroma.a[k], chroma.b[k]);
+    if let OutputLayout::Rgb {
+        r,
+        g,
+        b: blue,
+        alpha,
+        step,
+    } = layout
+    {
+        let stride = out.planes[0].1;
+        let image = &mut *out.planes[0].0;
+        for y in 0..h {
+            for x in 0..w {
+                let (l, a, b) = sample(y * w + x);
+                let rgb = convert.rgb8(l, a, b);
+                let p = &mut image[y * stride + x * step..];
+                p[r] = rgb[0];
+                p[g] = rgb[1];
+                p[blue] = rgb[2];
+                if let Some(alpha) = alpha {
+                    p[alpha] = 255;
+                }
+            }
+        }
+    } else {
+        write_cbcr(layout, (w, h), out, |x, y| {
+            let (l, a, b) = sample(y * w + x);
+            convert.cbcr8(l, a, b)
+        });
+    }
+}
+
+/// Writes the Cb, Cr planes of a YUV layout over its `chroma` grid, sample by sample from
+/// `cbcr(x, y)`; RGB layouts have none and are left alone.
+pub fn write_cbcr(
+    layout: OutputLayout,
+    (w, h): (usize, usize),
+    out: &mut OutputPlanes,
+    cbcr: impl Fn(usize, usize) -> [u8; 2],
+) {
     match layout {
         OutputLayout::Planar { .. } => {
             let (first, rest) = out.planes.split_at_mut(2);
@@ -148,8 +189,7 @@ pub fn write_colour(
             let (v, v_stride) = (&mut rest[0].0, rest[0].1);
             for y in 0..h {
                 for x in 0..w {
-                    let (l, a, b) = sample(y * w + x);
-                    let [cb, cr] = convert.cbcr8(l, a, b);
+                    let [cb, cr] = cbcr(x, y);
                     u[y * u_stride + x] = cb;
                     v[y * v_stride + x] = cr;
                 }
@@ -160,36 +200,13 @@ pub fn write_colour(
             let uv = &mut *out.planes[1].0;
             for y in 0..h {
                 for x in 0..w {
-                    let (l, a, b) = sample(y * w + x);
-                    let [cb, cr] = convert.cbcr8(l, a, b);
+                    let [cb, cr] = cbcr(x, y);
                     uv[y * stride + 2 * x] = cb;
                     uv[y * stride + 2 * x + 1] = cr;
                 }
             }
         }
-        OutputLayout::Rgb {
-            r,
-            g,
-            b: blue,
-            alpha,
-            step,
-        } => {
-            let stride = out.planes[0].1;
-            let image = &mut *out.planes[0].0;
-            for y in 0..h {
-                for x in 0..w {
-                    let (l, a, b) = sample(y * w + x);
-                    let rgb = convert.rgb8(l, a, b);
-                    let p = &mut image[y * stride + x * step..];
-                    p[r] = rgb[0];
-                    p[g] = rgb[1];
-                    p[blue] = rgb[2];
-                    if let Some(alpha) = alpha {
-                        p[alpha] = 255;
-                    }
-                }
-            }
-        }
+        OutputLayout::Rgb { .. } => {}
     }
 }
 
@@ -222,9 +239,10 @@ mod tests {
 
     #[test]
     fn embedding_sizes_keep_aspect_within_bounds() {
-        assert_eq!(embedding_size(640, 360), (398, 224));
-        assert_eq!(embedding_size(3000, 500), (448, 224));
-        assert_eq!(embedding_size(1, 1), (224, 224));
+        assert_eq!(embedding_size(640, 360, 224), (398, 224));
+        assert_eq!(embedding_size(3000, 500, 224), (448, 224));
+        assert_eq!(embedding_size(1, 1, 224), (224, 224));
+        assert_eq!(embedding_size(640, 360, 160), (284, 160));
     }
 
     #[test]
