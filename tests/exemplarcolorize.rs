@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst_check::Harness;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::library;
-use gstexemplar::exemplarcolorize::ReferenceChanged;
+use gstexemplar::exemplarcolorize::{ColourInput, ReferenceChanged};
 use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 
 mod common;
@@ -970,12 +970,15 @@ fn scene_memory_gives_a_returning_photo_its_earlier_reference() {
     assert_eq!(switches(&forgetful), 3, "{forgetful:?}");
 
     let remembering = run(true);
+    // Scene 5 returns to the photo of scenes 0 and 2 and takes the reference of the one whose
+    // first frame is more like its own: scene 0's with the encoder as built now (scene 2's
+    // before its padding was made TensorFlow's).
     assert_eq!(
         remembering
             .iter()
             .map(|c| c.reused_from)
             .collect::<Vec<_>>(),
-        vec![None, None, Some(0), Some(1), None, Some(2), Some(1)],
+        vec![None, None, Some(0), Some(1), None, Some(0), Some(1)],
         "{remembering:?}"
     );
     assert_eq!(switches(&remembering), 0, "{remembering:?}");
@@ -1298,4 +1301,168 @@ fn a_scene_whose_first_frame_qos_drops_starts_at_the_next_frame() {
     assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(3000)));
     // Scene 0 from frame 0; scene 1 from frame 2, the first of it that was processed.
     assert_eq!(drain_reference_changes(&bus), vec![(0, 0), (1, 2)]);
+}
+
+/// A 32x24 I420 frame: luma ramp, and chroma `cb`, `cr` per 2x2 block (16x12 each).
+fn i420_coloured(cb: impl Fn(usize) -> u8, cr: impl Fn(usize) -> u8) -> Vec<u8> {
+    let mut data: Vec<u8> = (0..32 * 24).map(|i| 40 + (i % 32) as u8 * 5).collect();
+    data.extend((0..16 * 12).map(&cb));
+    data.extend((0..16 * 12).map(&cr));
+    data
+}
+
+fn push_frame(h: &mut Harness, scene: Option<u32>, frame: u64, data: &[u8]) -> Vec<u8> {
+    if let Some(scene) = scene {
+        assert!(h.push_event(cut(scene, frame, None, 10.0).to_event()));
+    }
+    h.push(gst::Buffer::from_slice(data.to_vec())).unwrap();
+    h.pull().unwrap().map_readable().unwrap().to_vec()
+}
+
+#[test]
+fn colour_scenes_pass_through_untouched_and_grey_or_toned_ones_are_colorized() {
+    let (media, _) = media();
+    let caps = "video/x-raw,format=I420,width=32,height=24,framerate=25/1";
+    let (mut h, bus) = fixed_reference_harness(&media.join("refs/coffee.jpg"), caps, caps);
+    // Left half blue, right half orange: Cb ±24 and Cr ±32 around their means, spread 40.
+    let colour = i420_coloured(
+        |i| if i % 16 < 8 { 152 } else { 104 },
+        |i| if i % 16 < 8 { 96 } else { 160 },
+    );
+    // Toned like sepia: the same chroma everywhere, far from neutral (spread 0).
+    let sepia = i420_coloured(|_| 112, |_| 146);
+    let grey = i420_coloured(|_| 128, |_| 128);
+
+    let out = push_frame(&mut h, Some(0), 0, &grey);
+    assert_eq!(out[..32 * 24], grey[..32 * 24], "luma kept");
+    assert_ne!(out[32 * 24..], grey[32 * 24..], "a grey scene is colorized");
+    assert_eq!(drain_reference_changes(&bus), vec![(0, 0)]);
+
+    // A scene that starts in colour: passed through bit-exactly, frame after frame, grey frames
+    // of the same scene too, and no reference is chosen for it.
+    assert_eq!(push_frame(&mut h, Some(1), 1, &colour), colour);
+    assert_eq!(push_frame(&mut h, None, 2, &colour), colour);
+    assert_eq!(push_frame(&mut h, None, 3, &grey), grey);
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    assert!(reference_changes(&messages).is_empty());
+    let warned = warnings(&messages);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        mentions(
+            &warned,
+            &[
+                "Frame 1 (scene 1)",
+                "chroma spread 40.0",
+                "colour-input=colorize"
+            ]
+        ),
+        "{warned:?}"
+    );
+
+    // The next scene is toned film: colorized, with a reference of its own.
+    let out = push_frame(&mut h, Some(2), 4, &sepia);
+    assert_eq!(out[..32 * 24], sepia[..32 * 24]);
+    assert_ne!(out[32 * 24..], sepia[32 * 24..]);
+    assert_eq!(drain_reference_changes(&bus), vec![(2, 4)]);
+
+    // A scene that turns colour mid-way (a fade in from grey) passes through from there on;
+    // the stream's colour was reported already.
+    assert_ne!(push_frame(&mut h, Some(3), 5, &grey), grey);
+    assert_eq!(push_frame(&mut h, None, 6, &colour), colour);
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    assert!(warnings(&messages).is_empty());
+}
+
+#[test]
+fn colour_input_colorize_recolours_colour_scenes_and_says_so() {
+    let (media, _) = media();
+    let caps = "video/x-raw,format=I420,width=32,height=24,framerate=25/1";
+    let (mut h, bus) = element_harness(
+        &[
+            (
+                "reference",
+                media.join("refs/coffee.jpg").to_str().unwrap().to_value(),
+            ),
+            ("colour-input", ColourInput::Colorize.to_value()),
+        ],
+        caps,
+        caps,
+    );
+    let colour = i420_coloured(|i| if i % 16 < 8 { 160 } else { 96 }, |_| 128);
+    let out = push_frame(&mut h, Some(0), 0, &colour);
+    assert_eq!(out[..32 * 24], colour[..32 * 24]);
+    assert_ne!(out[32 * 24..], colour[32 * 24..]);
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let warned = warnings(&messages);
+    assert!(
+        mentions(
+            &warned,
+            &[
+                "chroma spread 32.0",
+                "replaced by the references'",
+                "pass-through"
+            ]
+        ),
+        "{warned:?}"
+    );
+    // Above a raised threshold the same frame counts as grey: no report.
+    let (mut h, bus) = element_harness(
+        &[
+            (
+                "reference",
+                media.join("refs/coffee.jpg").to_str().unwrap().to_value(),
+            ),
+            ("colour-threshold", 40.0.to_value()),
+        ],
+        caps,
+        caps,
+    );
+    assert_ne!(push_frame(&mut h, Some(0), 0, &colour), colour);
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    assert!(warnings(&messages).is_empty());
+}
+
+#[test]
+fn ten_bit_or_interlaced_input_is_refused_with_what_to_put_before_the_element() {
+    let (media, _) = media();
+    let reference = media.join("refs/coffee.jpg");
+    let out_caps = "video/x-raw,format=I420";
+    // 10-bit 4:2:2 (an archive master): refused caps, explained once as a warning first.
+    let (mut h, bus) = fixed_reference_harness(
+        &reference,
+        "video/x-raw,format=I422_10LE,width=32,height=24,framerate=25/1",
+        out_caps,
+    );
+    let frame = gst::Buffer::from_slice(vec![0u8; 32 * 24 * 2 * 2]);
+    assert_eq!(h.push(frame.clone()), Err(gst::FlowError::NotNegotiated));
+    assert_eq!(h.push(frame), Err(gst::FlowError::NotNegotiated));
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let warned = warnings(&messages);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        mentions(
+            &warned,
+            &["I422_10LE", "10-bit", "videoconvert", "GRAY8, I420"]
+        ),
+        "{warned:?}"
+    );
+    // Interlaced: an error that says to deinterlace, posted once.
+    let (mut h, bus) = fixed_reference_harness(
+        &reference,
+        "video/x-raw,format=I420,width=32,height=24,framerate=25/1,interlace-mode=interleaved",
+        out_caps,
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            h.push(i420(32, 24, 100)),
+            Err(gst::FlowError::NotNegotiated)
+        );
+    }
+    let messages: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let failed = errors(&messages);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        mentions(&failed, &["interlace-mode=interleaved", "deinterlace"]),
+        "{failed:?}"
+    );
 }

@@ -26,7 +26,7 @@ pub enum Matrix {
 }
 
 impl Matrix {
-    fn kr_kb(self) -> (f32, f32) {
+    pub fn kr_kb(self) -> (f32, f32) {
         match self {
             Matrix::Bt601 => (0.299, 0.114),
             Matrix::Bt709 => (0.2126, 0.0722),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gst::glib;
@@ -12,8 +12,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{BelowMinScore, ExecutionProvider, ReferenceChanged};
+use super::{BelowMinScore, ColourInput, ExecutionProvider, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
+use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
 use crate::colorize::fusion;
 use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
@@ -76,6 +77,8 @@ struct Settings {
     min_score: f64,
     below_min_score: BelowMinScore,
     fallback_reference: Option<String>,
+    colour_input: ColourInput,
+    colour_threshold: f64,
 }
 
 impl Default for Settings {
@@ -101,6 +104,8 @@ impl Default for Settings {
             min_score: DEFAULT_MIN_SCORE,
             below_min_score: BelowMinScore::Keep,
             fallback_reference: None,
+            colour_input: ColourInput::PassThrough,
+            colour_threshold: DEFAULT_COLOUR_THRESHOLD,
         }
     }
 }
@@ -128,7 +133,8 @@ struct Choice {
 #[derive(Clone)]
 struct SceneReference {
     path: PathBuf,
-    encoded: EncodedReference,
+    /// Shared with the cache: a frame takes the scene's references without copying them.
+    encoded: Arc<EncodedReference>,
     /// Whole-frame similarity to the scene's first frame, which weighs it against the others.
     similarity: f32,
 }
@@ -136,6 +142,8 @@ struct SceneReference {
 /// Per-stream state.
 struct State {
     in_info: Option<gst_video::VideoInfo>,
+    /// The input's colorimetry, for passing colour input through to RGB output.
+    input_colorimetry: Option<Colorimetry>,
     out_info: Option<gst_video::VideoInfo>,
     lightness_table: [f32; 256],
     luma_map: [u8; 256],
@@ -151,10 +159,18 @@ struct State {
     /// The previous frame's chroma, for temporal stabilisation within the scene.
     previous: temporal::Previous,
     /// Encoded references by path, so returning to a photo costs nothing.
-    cache: HashMap<PathBuf, EncodedReference>,
+    cache: HashMap<PathBuf, Arc<EncodedReference>>,
     /// Scenes since the stream started or was flushed (like scene numbers), with the index
     /// entries of their references.
     memory: SceneMemory<Vec<usize>>,
+    /// The current scene has had a frame with colour: with `colour-input=pass-through` its
+    /// frames leave untouched until the next scene.
+    scene_in_colour: bool,
+    /// The stream's first colour frame was reported (once per stream).
+    colour_reported: bool,
+    /// Input the element cannot take (caps it refuses, interlaced video) was explained (once
+    /// per stream).
+    unsupported_reported: bool,
 }
 
 impl State {
@@ -169,6 +185,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             in_info: None,
+            input_colorimetry: None,
             out_info: None,
             lightness_table: [0.0; 256],
             luma_map: std::array::from_fn(|i| i as u8),
@@ -181,6 +198,9 @@ impl Default for State {
             previous: temporal::Previous::default(),
             cache: HashMap::new(),
             memory: SceneMemory::new(REMEMBERED_SCENES),
+            scene_in_colour: false,
+            colour_reported: false,
+            unsupported_reported: false,
         }
     }
 }
@@ -270,6 +290,44 @@ const SRC_RGB_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Bgrx,
     gst_video::VideoFormat::Rgb,
 ];
+
+/// The Cb and Cr components of a YUV frame; `None` for grey formats.
+fn chroma_components<'a>(
+    frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
+) -> Option<(Component<'a>, Component<'a>)> {
+    if frame.format_info().n_components() < 3 {
+        return None;
+    }
+    let component = |c: u32| {
+        Some(Component {
+            data: frame.comp_data(c).ok()?,
+            stride: frame.comp_stride(c) as usize,
+            pixel_stride: frame.comp_pstride(c) as usize,
+            width: frame.comp_width(c) as usize,
+            height: frame.comp_height(c) as usize,
+        })
+    };
+    Some((component(1)?, component(2)?))
+}
+
+/// The output frame's planes with their strides.
+fn output_planes<'a>(
+    outframe: &'a mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+) -> OutputPlanes<'a> {
+    let n_planes = outframe.n_planes() as usize;
+    let strides: Vec<usize> = outframe
+        .plane_stride()
+        .iter()
+        .map(|&s| s as usize)
+        .collect();
+    let planes = outframe
+        .planes_data_mut()
+        .into_iter()
+        .take(n_planes)
+        .zip(strides)
+        .collect();
+    OutputPlanes { planes }
+}
 
 fn format_list(formats: &[gst_video::VideoFormat]) -> gst::List {
     gst::List::new(formats.iter().map(|f| f.to_str()))
@@ -730,7 +788,7 @@ impl ExemplarColorize {
     fn encode_reference(
         &self,
         path: &Path,
-    ) -> Result<Result<EncodedReference, library::PhotoError>, gst::FlowError> {
+    ) -> Result<Result<Arc<EncodedReference>, library::PhotoError>, gst::FlowError> {
         if let Some(encoded) = lock(&self.state).cache.get(path).cloned() {
             return Ok(Ok(encoded));
         }
@@ -743,6 +801,7 @@ impl ExemplarColorize {
         let lab = retrieval::photo_lab(&photo, (w, h));
         let encoded = self
             .with_models(|m| m.encode_reference(&lab, w, h))?
+            .map(Arc::new)
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -810,6 +869,79 @@ impl ExemplarColorize {
             }
         }
         Ok(Some(current))
+    }
+
+    /// Upstream offers caps the sink refuses: GStreamer then stops with a bare "not-negotiated",
+    /// so say first (once per stream) what the element takes and what to put before it. A
+    /// warning, not an error: an element may ask about caps it will not send.
+    fn explain_unsupported_input(&self, caps: &gst::Caps) {
+        let Some(format) = caps
+            .structure(0)
+            .filter(|s| caps.is_fixed() && s.name() == "video/x-raw")
+            .and_then(|s| s.get::<&str>("format").ok())
+            .map(gst_video::VideoFormat::from_string)
+            .filter(|&format| format != gst_video::VideoFormat::Unknown)
+        else {
+            return;
+        };
+        if SINK_FORMATS.contains(&format)
+            || std::mem::replace(&mut lock(&self.state).unsupported_reported, true)
+        {
+            return;
+        }
+        let info = gst_video::VideoFormatInfo::from_format(format);
+        let depth = info.depth().first().copied().unwrap_or(8);
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Format,
+            (
+                "exemplarcolorize cannot take {} video ({}-bit{}): it reads 8-bit grey or YUV \
+                 ({}). Put videoconvert before it (… ! videoconvert ! scenecut ! \
+                 exemplarcolorize …), which converts to 8-bit I420; the output is 8-bit",
+                format.to_str(),
+                depth,
+                if info.is_rgb() { " RGB" } else { "" },
+                SINK_FORMATS
+                    .iter()
+                    .map(|f| f.to_str().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+    }
+
+    /// Says once per stream that the input has colour, and what becomes of it.
+    fn report_colour_input(
+        &self,
+        frame: u64,
+        scene: u32,
+        spread: f64,
+        mode: ColourInput,
+        threshold: f64,
+    ) {
+        let what = match mode {
+            ColourInput::PassThrough => {
+                "scenes in colour pass through untouched. Set colour-input=colorize to recolour \
+                 them, or raise colour-threshold if this is grey film with chroma noise"
+            }
+            ColourInput::Colorize => {
+                "its colour is replaced by the references' (colour-input=colorize). Set \
+                 colour-input=pass-through to keep it"
+            }
+        };
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Format,
+            (
+                "Frame {} (scene {}) already has colour (chroma spread {:.1}, colour-threshold \
+                 {:.1}): {}",
+                frame,
+                scene,
+                spread,
+                threshold,
+                what
+            )
+        );
     }
 
     /// At a scene's first frame: picks and encodes its references, announces them.
@@ -1090,6 +1222,35 @@ impl ObjectImpl for ExemplarColorize {
                     "Colour photo for scenes whose best candidate scores below min-score, with \
                      below-min-score=fallback",
                 ),
+                glib::ParamSpecEnum::builder_with_default(
+                    "colour-input",
+                    ColourInput::PassThrough,
+                )
+                .nick("Colour input")
+                .blurb(
+                    "What scenes that already have colour get (a frame whose chroma spreads \
+                     more than colour-threshold): pass-through leaves them as they came, from \
+                     that frame to the end of its scene, with no reference chosen when the \
+                     scene starts in colour; colorize replaces their colour like a grey \
+                     scene's. Either way the stream's first colour frame is reported once as a \
+                     warning. Changeable while playing",
+                )
+                .mutable_playing()
+                .build(),
+                glib::ParamSpecDouble::builder("colour-threshold")
+                    .nick("Colour threshold")
+                    .blurb(
+                        "Chroma spread (root-mean-square distance of Cb, Cr from the frame's \
+                         mean, in 8-bit code values) from which a frame has colour. Grey film \
+                         decodes to 0 and film toned sepia or blue stays near 0 (its tint is \
+                         the same all over); raise it for captures with chroma noise. \
+                         Changeable while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(128.0)
+                    .default_value(DEFAULT_COLOUR_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -1136,6 +1297,12 @@ impl ObjectImpl for ExemplarColorize {
                 settings.below_min_score = value.get().unwrap_or(BelowMinScore::Keep)
             }
             "fallback-reference" => settings.fallback_reference = string(),
+            "colour-input" => {
+                settings.colour_input = value.get().unwrap_or(ColourInput::PassThrough)
+            }
+            "colour-threshold" => {
+                settings.colour_threshold = value.get().unwrap_or(DEFAULT_COLOUR_THRESHOLD)
+            }
             "scene-memory-threshold" => {
                 settings.scene_memory_threshold =
                     value.get().unwrap_or(DEFAULT_SCENE_MEMORY_THRESHOLD)
@@ -1174,6 +1341,8 @@ impl ObjectImpl for ExemplarColorize {
             "min-score" => settings.min_score.to_value(),
             "below-min-score" => settings.below_min_score.to_value(),
             "fallback-reference" => settings.fallback_reference.to_value(),
+            "colour-input" => settings.colour_input.to_value(),
+            "colour-threshold" => settings.colour_threshold.to_value(),
             "scene-memory-threshold" => settings.scene_memory_threshold.to_value(),
             _ => pspec.default_value().clone(),
         }
@@ -1322,6 +1491,11 @@ impl BaseTransformImpl for ExemplarColorize {
     }
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Sink {
+            if let gst::QueryViewMut::AcceptCaps(q) = query.view_mut() {
+                self.explain_unsupported_input(&q.caps_owned());
+            }
+        }
         if direction == gst::PadDirection::Src {
             if let gst::QueryViewMut::Latency(q) = query.view_mut() {
                 let mut upstream = gst::query::Latency::new();
@@ -1400,6 +1574,24 @@ impl VideoFilterImpl for ExemplarColorize {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        if in_info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive {
+            // Both fields of a moving picture in one frame comb at every edge that moves, and
+            // the colours would follow the combs. Said once: negotiation is retried per buffer.
+            if std::mem::replace(&mut lock(&self.state).unsupported_reported, true) {
+                return Err(gst::loggable_error!(CAT, "interlaced input"));
+            }
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                (
+                    "exemplarcolorize takes progressive video; this stream is interlaced \
+                     (interlace-mode={}). Deinterlace first: … ! deinterlace ! scenecut ! \
+                     exemplarcolorize …",
+                    in_info.interlace_mode().to_str()
+                )
+            );
+            return Err(gst::loggable_error!(CAT, "interlaced input"));
+        }
         let layout = output_layout(out_info.format()).ok_or_else(|| {
             gst::loggable_error!(CAT, "unsupported output format {}", out_info.format())
         })?;
@@ -1424,6 +1616,7 @@ impl VideoFilterImpl for ExemplarColorize {
             _ => code as u8,
         });
         state.convert = Some(LabToVideo::new(output));
+        state.input_colorimetry = Some(input);
         state.layout = layout;
         state.in_info = Some(in_info.clone());
         state.out_info = Some(out_info.clone());
@@ -1445,17 +1638,66 @@ impl VideoFilterImpl for ExemplarColorize {
             width,
             height,
         };
-        let (table, pending, layout, luma_map, convert) = {
+        let input_chroma = chroma_components(inframe);
+        let (colour_input, colour_threshold) = {
+            let settings = lock(&self.settings);
+            (settings.colour_input, settings.colour_threshold)
+        };
+        let spread = input_chroma.map(|(cb, cr)| colour_input::chroma_spread(cb, cr));
+        let has_colour = spread.is_some_and(|spread| spread >= colour_threshold);
+        let (table, pending, layout, luma_map, convert, input_colorimetry, in_colour, first_colour) = {
             let mut state = lock(&self.state);
             let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
+            let pending = state.pending_scene.take();
+            if pending.is_some() {
+                state.scene_in_colour = false;
+            }
+            state.scene_in_colour |= has_colour;
+            let first_colour = (has_colour && !std::mem::replace(&mut state.colour_reported, true))
+                .then(|| (state.frame(), pending.unwrap_or(state.scene)));
             (
                 state.lightness_table,
-                state.pending_scene.take(),
+                pending,
                 state.layout,
                 state.luma_map,
                 convert,
+                state.input_colorimetry,
+                state.scene_in_colour,
+                first_colour,
             )
         };
+        if let Some((frame, scene)) = first_colour {
+            self.report_colour_input(
+                frame,
+                scene,
+                spread.unwrap_or_default(),
+                colour_input,
+                colour_threshold,
+            );
+        }
+        if let (ColourInput::PassThrough, true, Some((cb, cr)), Some(colorimetry)) =
+            (colour_input, in_colour, input_chroma, input_colorimetry)
+        {
+            if let Some(scene) = pending {
+                // A scene that starts in colour needs no reference.
+                let mut state = lock(&self.state);
+                state.scene = scene;
+                state.previous.clear();
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene {scene} starts in colour (chroma spread {:.1}): passed through",
+                    spread.unwrap_or_default()
+                );
+            }
+            let mut out = output_planes(outframe);
+            if !matches!(layout, OutputLayout::Rgb { .. }) {
+                let stride = out.planes[0].1;
+                render::copy_luma(luma, &mut *out.planes[0].0, stride, &luma_map);
+            }
+            colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out);
+            return Ok(gst::FlowSuccess::Ok);
+        }
         let lightness = render::lightness_plane(luma, &table);
 
         let references = match pending {
@@ -1508,18 +1750,7 @@ impl VideoFilterImpl for ExemplarColorize {
         );
         let upsampled = Instant::now();
 
-        let n_planes = outframe.n_planes() as usize;
-        let strides: Vec<usize> = outframe
-            .plane_stride()
-            .iter()
-            .map(|&s| s as usize)
-            .collect();
-        let mut planes = Vec::with_capacity(n_planes);
-        let mut data = outframe.planes_data_mut();
-        for (i, plane) in data.iter_mut().enumerate().take(n_planes) {
-            planes.push((&mut plane[..], strides[i]));
-        }
-        let mut out = OutputPlanes { planes };
+        let mut out = output_planes(outframe);
         if !matches!(layout, OutputLayout::Rgb { .. }) {
             let stride = out.planes[0].1;
             let luma_out = &mut *out.planes[0].0;

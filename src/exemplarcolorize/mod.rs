@@ -53,6 +53,23 @@ pub enum BelowMinScore {
     Grey = 2,
 }
 
+/// What the element does with frames that already have colour.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstExemplarColourInput")]
+pub enum ColourInput {
+    #[enum_value(
+        name = "Pass scenes that have colour through untouched",
+        nick = "pass-through"
+    )]
+    PassThrough = 0,
+    #[enum_value(
+        name = "Colorize them like grey scenes (their own colour is replaced)",
+        nick = "colorize"
+    )]
+    Colorize = 1,
+}
+
 /// The `reference-changed` element message, posted when a scene gets its reference photo.
 ///
 /// | field | type | meaning |
