@@ -80,7 +80,7 @@ fn index_build(models: &mut Models, copies: usize) -> f64 {
         &all,
         models.empty_index(),
         |photo| retrieval::describe_photo(models, &photo.path),
-        |_, _| {},
+        |_, _, _| {},
     );
     index.len() as f64 / started.elapsed().as_secs_f64()
 }

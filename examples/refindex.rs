@@ -91,7 +91,7 @@ fn build(models: &mut Models, refs: &Path, index_path: &Path) -> Result<Index, S
         &scan.photos,
         models.empty_index(),
         |photo| retrieval::describe_photo(models, &photo.path),
-        |done, total| eprint!("\rindexing: {done}/{total}"),
+        |_, done, total| eprint!("\rindexing: {done}/{total}"),
     );
     eprintln!();
     let seconds = started.elapsed().as_secs_f64();

@@ -347,14 +347,16 @@ pub struct UpdateReport {
 
 /// Brings `previous` up to date with `photos`: entries of unchanged photos are kept, new and
 /// changed photos are described with `describe`, vanished ones are dropped. An index made by
-/// another model (other hash or dimensions) contributes nothing. `progress(done, total)`
-/// follows the work.
+/// another model (other hash or dimensions) contributes nothing. `progress(index, done,
+/// total)` follows the work with the index so far, which a caller may save as it goes: given
+/// back as `previous`, a saved part spares its photos the work (an interrupted indexing
+/// resumes).
 pub fn update_index(
     previous: Option<&Index>,
     photos: &[Photo],
     empty: Index,
     mut describe: impl FnMut(&Photo) -> Result<Descriptor, PhotoError>,
-    mut progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(&Index, usize, usize),
 ) -> (Index, UpdateReport) {
     let mut index = empty;
     let previous = previous.filter(|p| {
@@ -388,7 +390,7 @@ pub fn update_index(
                 Err(err) => report.skipped.push((photo.path.clone(), err.0)),
             }
         }
-        progress(done + 1, photos.len());
+        progress(&index, done + 1, photos.len());
     }
     (index, report)
 }
@@ -459,8 +461,13 @@ mod tests {
             Ok(global(&[1.0, photo.key.size as f32]))
         };
         let photos = scan(&dir).unwrap().photos;
-        let (first, report) =
-            update_index(None, &photos, Index::new([1; 32], 2, 0), embed, |_, _| {});
+        let (first, report) = update_index(
+            None,
+            &photos,
+            Index::new([1; 32], 2, 0),
+            embed,
+            |_, _, _| {},
+        );
         assert_eq!((report.embedded, report.reused), (2, 0));
         let index_path = dir.join(INDEX_FILE_NAME);
         write_index(&index_path, &first).unwrap();
@@ -476,7 +483,7 @@ mod tests {
             &photos,
             Index::new([1; 32], 2, 0),
             embed,
-            |_, _| {},
+            |_, _, _| {},
         );
         assert_eq!((report.embedded, report.reused), (1, 1));
         assert_eq!(*calls.borrow(), vec![PathBuf::from("c.png")]);
@@ -489,9 +496,42 @@ mod tests {
             &photos,
             Index::new([2; 32], 2, 0),
             embed,
-            |_, _| {},
+            |_, _, _| {},
         );
         assert_eq!((report.embedded, report.reused), (2, 0));
+    }
+
+    #[test]
+    fn an_index_saved_part_way_resumes_where_it_stopped() {
+        let dir = temp_dir("resume");
+        for (name, green) in [("a.png", 0), ("b.png", 100), ("c.png", 200)] {
+            write_png(&dir.join(name), 4, 4, [255, green, 0]);
+        }
+        let photos = scan(&dir).unwrap().photos;
+        let embed = |photo: &Photo| Ok(global(&[1.0, photo.key.size as f32]));
+        // Saved after the second photo, as the element does every few seconds.
+        let mut saved = None;
+        update_index(
+            None,
+            &photos,
+            Index::new([1; 32], 2, 0),
+            embed,
+            |index, done, _| {
+                if done == 2 {
+                    saved = Some(index.clone());
+                }
+            },
+        );
+        let saved = saved.unwrap();
+        assert_eq!(saved.len(), 2);
+        let (index, report) = update_index(
+            Some(&saved),
+            &photos,
+            Index::new([1; 32], 2, 0),
+            embed,
+            |_, _, _| {},
+        );
+        assert_eq!((report.embedded, report.reused, index.len()), (1, 2, 3));
     }
 
     #[test]
@@ -520,7 +560,7 @@ mod tests {
                     Ok(global(&[1.0]))
                 }
             },
-            |done, total| seen.push((done, total)),
+            |index, done, total| seen.push((index.len(), done, total)),
         );
         assert_eq!(index.len(), 1);
         assert_eq!(
@@ -530,7 +570,7 @@ mod tests {
                 "cannot decode: truncated".to_string()
             )]
         );
-        assert_eq!(seen, vec![(1, 2), (2, 2)]);
+        assert_eq!(seen, vec![(1, 1, 2), (1, 2, 2)]);
     }
 
     #[test]

@@ -55,6 +55,9 @@ const REMEMBERED_SCENES: usize = 1024;
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
 const UPSAMPLE_RADIUS: usize = 4;
 
+/// How often indexing saves the index built so far.
+const INDEX_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 struct Settings {
     refs: Option<String>,
@@ -550,7 +553,8 @@ impl ExemplarColorize {
             self.with_models(|m| retrieval::describe_photo(m, &photo.path))
                 .map_err(|_| library::PhotoError("the models are not loaded".into()))?
         };
-        let progress = |done: usize, total: usize| {
+        let mut last_save = (Instant::now(), previous.as_ref().map_or(0, Index::len));
+        let progress = |index: &Index, done: usize, total: usize| {
             if last_report.elapsed().as_millis() >= 500 || done == total {
                 last_report = Instant::now();
                 self.post_progress(
@@ -558,6 +562,23 @@ impl ExemplarColorize {
                     &format!("Indexed {done} of {total} reference photos"),
                     (100 * done / total.max(1)) as i32,
                 );
+            }
+            // Interrupted (Ctrl-C, a crash), a large library loses at most this much work: the
+            // next start takes the saved part and embeds the rest.
+            if last_save.0.elapsed() >= INDEX_CHECKPOINT_INTERVAL
+                && index.len() != last_save.1
+                && done < total
+            {
+                match library::write_index(&index_path, index) {
+                    Ok(()) => gst::debug!(
+                        CAT,
+                        imp = self,
+                        "saved the index so far: {} photos, {done} of {total} looked at",
+                        index.len()
+                    ),
+                    Err(err) => gst::debug!(CAT, imp = self, "cannot save the index yet: {err}"),
+                }
+                last_save = (Instant::now(), index.len());
             }
         };
         let (index, report) =
