@@ -439,6 +439,40 @@ fn error_at_ready(encoder_model: &str) -> String {
 }
 
 #[test]
+fn model_properties_changed_in_ready_take_effect_at_the_next_start() {
+    init();
+    let (media, _) = media();
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/models");
+    let element = gst::ElementFactory::make("exemplarcolorize")
+        .property("reference", media.join("refs/coffee.jpg").to_str().unwrap())
+        .build()
+        .unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&element, &sink]).unwrap();
+    element.link(&sink).unwrap();
+    assert!(pipeline.set_state(gst::State::Ready).is_ok());
+    // A misfit encoder set in READY is loaded, and refused, when the element starts.
+    element.set_property(
+        "encoder-model",
+        models.join("colorizer.onnx").to_str().unwrap(),
+    );
+    let failed = refused_state_change(pipeline.upcast_ref(), gst::State::Paused);
+    assert!(
+        mentions(&failed, &["does not fit the encoder contract"]),
+        "{failed:?}"
+    );
+    // Set right again, the next start loads it.
+    let _ = pipeline.set_state(gst::State::Ready);
+    element.set_property(
+        "encoder-model",
+        models.join("encoder.onnx").to_str().unwrap(),
+    );
+    assert!(pipeline.set_state(gst::State::Paused).is_ok());
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
 fn missing_or_misfit_models_fail_at_ready_naming_the_file() {
     let message = error_at_ready("/nonexistent/encoder.onnx");
     assert!(

@@ -113,6 +113,39 @@ impl Default for Settings {
     }
 }
 
+/// The settings the models were loaded with: a change to any of them in READY loads the models
+/// again at the next start, as the properties promise.
+#[derive(Debug, Clone, PartialEq)]
+struct ModelSettings {
+    encoder_model: Option<String>,
+    colorizer_model: Option<String>,
+    colorizer_reference_model: Option<String>,
+    execution_provider: ExecutionProvider,
+    device_id: i32,
+    strict_provider: bool,
+    threads: u32,
+}
+
+impl From<&Settings> for ModelSettings {
+    fn from(settings: &Settings) -> Self {
+        ModelSettings {
+            encoder_model: settings.encoder_model.clone(),
+            colorizer_model: settings.colorizer_model.clone(),
+            colorizer_reference_model: settings.colorizer_reference_model.clone(),
+            execution_provider: settings.execution_provider,
+            device_id: settings.device_id,
+            strict_provider: settings.strict_provider,
+            threads: settings.threads,
+        }
+    }
+}
+
+/// The models with the settings they were loaded with.
+struct LoadedModels {
+    models: Models,
+    settings: ModelSettings,
+}
+
 /// Where references come from: a searched library, or one fixed photo.
 enum References {
     Library { root: PathBuf, index: Box<Index> },
@@ -213,7 +246,7 @@ pub struct ExemplarColorize {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     /// Taken out while inference runs so that no lock is held meanwhile.
-    models: Mutex<Option<Models>>,
+    models: Mutex<Option<LoadedModels>>,
     references: Mutex<Option<References>>,
 }
 
@@ -376,8 +409,16 @@ impl ExemplarColorize {
         Ok((encoder, colorizer, reference))
     }
 
+    /// Loads the models unless they are loaded with the current settings already.
     fn load_models(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
+        let wanted = ModelSettings::from(&settings);
+        if lock(&self.models)
+            .as_ref()
+            .is_some_and(|loaded| loaded.settings == wanted)
+        {
+            return Ok(());
+        }
         let (encoder, colorizer, reference) = Self::model_paths(&settings)
             .map_err(|msg| gst::error_msg!(gst::ResourceError::NotFound, ("{}", msg)))?;
         let options = SessionOptions {
@@ -421,18 +462,21 @@ impl ExemplarColorize {
             encoder.display(),
             colorizer.display()
         );
-        *lock(&self.models) = Some(models);
+        *lock(&self.models) = Some(LoadedModels {
+            models,
+            settings: wanted,
+        });
         Ok(())
     }
 
     /// Runs `f` with the models, holding no lock while it runs.
     fn with_models<R>(&self, f: impl FnOnce(&mut Models) -> R) -> Result<R, gst::FlowError> {
-        let Some(mut models) = lock(&self.models).take() else {
+        let Some(mut loaded) = lock(&self.models).take() else {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("The models are not loaded"));
             return Err(gst::FlowError::Error);
         };
-        let result = f(&mut models);
-        *lock(&self.models) = Some(models);
+        let result = f(&mut loaded.models);
+        *lock(&self.models) = Some(loaded);
         Ok(result)
     }
 
@@ -1440,6 +1484,8 @@ impl BaseTransformImpl for ExemplarColorize {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = State::default();
+        // Model properties changed in READY take effect here.
+        self.load_models()?;
         self.prepare_references()
     }
 
