@@ -1706,9 +1706,16 @@ impl VideoFilterImpl for ExemplarColorize {
             height,
         };
         let input_chroma = chroma_components(inframe);
-        let (colour_input, colour_threshold) = {
+        // The settings a frame reads, taken once: a property changed meanwhile applies from the
+        // next frame.
+        let (colour_input, colour_threshold, inference_size, temporal_smoothing) = {
             let settings = lock(&self.settings);
-            (settings.colour_input, settings.colour_threshold)
+            (
+                settings.colour_input,
+                settings.colour_threshold,
+                settings.inference_size as usize,
+                settings.temporal_smoothing,
+            )
         };
         let spread = input_chroma.map(|(cb, cr)| colour_input::chroma_spread(cb, cr));
         let has_colour = spread.is_some_and(|spread| spread >= colour_threshold);
@@ -1774,8 +1781,7 @@ impl VideoFilterImpl for ExemplarColorize {
             None => lock(&self.state).current.clone(),
         };
 
-        let short_side = lock(&self.settings).inference_size as usize;
-        let (sw, sh) = render::working_size(width, height, short_side);
+        let (sw, sh) = render::working_size(width, height, inference_size);
         let started = Instant::now();
         let small = resize(&lightness, width, height, sw, sh);
         let prepared = Instant::now();
@@ -1801,10 +1807,9 @@ impl VideoFilterImpl for ExemplarColorize {
         } else {
             fusion::fuse(predictions, &similarities)
         };
-        let strength = lock(&self.settings).temporal_smoothing;
         lock(&self.state)
             .previous
-            .stabilise(strength, &small, &mut a, &mut b);
+            .stabilise(temporal_smoothing, &small, &mut a, &mut b);
         let inferred = Instant::now();
         let chroma = render::upsample_chroma(
             &lightness,
