@@ -63,14 +63,8 @@ struct Settings {
     refs: Option<String>,
     reference: Option<String>,
     index_location: Option<String>,
-    encoder_model: Option<String>,
-    colorizer_model: Option<String>,
-    colorizer_reference_model: Option<String>,
-    execution_provider: ExecutionProvider,
-    device_id: i32,
-    strict_provider: bool,
+    models: ModelSettings,
     inference_size: u32,
-    threads: u32,
     processing_latency_ms: u32,
     temporal_smoothing: f64,
     scene_memory: bool,
@@ -90,14 +84,16 @@ impl Default for Settings {
             refs: None,
             reference: None,
             index_location: None,
-            encoder_model: None,
-            colorizer_model: None,
-            colorizer_reference_model: None,
-            execution_provider: ExecutionProvider::Auto,
-            device_id: DEFAULT_DEVICE_ID,
-            strict_provider: false,
+            models: ModelSettings {
+                encoder_model: None,
+                colorizer_model: None,
+                colorizer_reference_model: None,
+                execution_provider: ExecutionProvider::Auto,
+                device_id: DEFAULT_DEVICE_ID,
+                strict_provider: false,
+                threads: DEFAULT_THREADS,
+            },
             inference_size: DEFAULT_INFERENCE_SIZE,
-            threads: DEFAULT_THREADS,
             processing_latency_ms: DEFAULT_PROCESSING_LATENCY_MS,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
             scene_memory: DEFAULT_SCENE_MEMORY,
@@ -113,7 +109,7 @@ impl Default for Settings {
     }
 }
 
-/// The settings the models were loaded with: a change to any of them in READY loads the models
+/// The settings the models are loaded with: a change to any of them in READY loads the models
 /// again at the next start, as the properties promise.
 #[derive(Debug, Clone, PartialEq)]
 struct ModelSettings {
@@ -124,20 +120,6 @@ struct ModelSettings {
     device_id: i32,
     strict_provider: bool,
     threads: u32,
-}
-
-impl From<&Settings> for ModelSettings {
-    fn from(settings: &Settings) -> Self {
-        ModelSettings {
-            encoder_model: settings.encoder_model.clone(),
-            colorizer_model: settings.colorizer_model.clone(),
-            colorizer_reference_model: settings.colorizer_reference_model.clone(),
-            execution_provider: settings.execution_provider,
-            device_id: settings.device_id,
-            strict_provider: settings.strict_provider,
-            threads: settings.threads,
-        }
-    }
 }
 
 /// The models with the settings they were loaded with.
@@ -385,10 +367,11 @@ impl ExemplarColorize {
                 }
             })
         };
-        let encoder = explicit(&settings.encoder_model, "encoder-model").transpose()?;
-        let colorizer = explicit(&settings.colorizer_model, "colorizer-model").transpose()?;
+        let encoder = explicit(&settings.models.encoder_model, "encoder-model").transpose()?;
+        let colorizer =
+            explicit(&settings.models.colorizer_model, "colorizer-model").transpose()?;
         let reference = explicit(
-            &settings.colorizer_reference_model,
+            &settings.models.colorizer_reference_model,
             "colorizer-reference-model",
         )
         .transpose()?;
@@ -412,7 +395,7 @@ impl ExemplarColorize {
     /// Loads the models unless they are loaded with the current settings already.
     fn load_models(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let wanted = ModelSettings::from(&settings);
+        let wanted = settings.models.clone();
         if lock(&self.models)
             .as_ref()
             .is_some_and(|loaded| loaded.settings == wanted)
@@ -422,21 +405,21 @@ impl ExemplarColorize {
         let (encoder, colorizer, reference) = Self::model_paths(&settings)
             .map_err(|msg| gst::error_msg!(gst::ResourceError::NotFound, ("{}", msg)))?;
         let options = SessionOptions {
-            provider: match settings.execution_provider {
+            provider: match settings.models.execution_provider {
                 ExecutionProvider::Auto => Provider::Auto,
                 ExecutionProvider::Cpu => Provider::Cpu,
                 ExecutionProvider::Cuda => Provider::Cuda,
                 ExecutionProvider::TensorRt => Provider::TensorRt,
             },
-            device_id: settings.device_id,
-            strict: settings.strict_provider,
-            threads: settings.threads as usize,
+            device_id: settings.models.device_id,
+            strict: settings.models.strict_provider,
+            threads: settings.models.threads as usize,
         };
         let started = Instant::now();
         let models = Models::load(&encoder, &colorizer, &reference, &options)
             .map_err(|err| gst::error_msg!(gst::LibraryError::Init, ("{}", err)))?;
         if let Some(why) = &models.fallback {
-            if settings.execution_provider == ExecutionProvider::Auto {
+            if settings.models.execution_provider == ExecutionProvider::Auto {
                 gst::info!(CAT, imp = self, "running on CPU: {why}");
             } else {
                 gst::element_imp_warning!(
@@ -444,7 +427,7 @@ impl ExemplarColorize {
                     gst::LibraryError::Settings,
                     (
                         "Running on CPU instead of {:?}: {}",
-                        settings.execution_provider,
+                        settings.models.execution_provider,
                         why
                     )
                 );
@@ -1339,18 +1322,18 @@ impl ObjectImpl for ExemplarColorize {
             "refs" => settings.refs = string(),
             "reference" => settings.reference = string(),
             "index-location" => settings.index_location = string(),
-            "encoder-model" => settings.encoder_model = string(),
-            "colorizer-model" => settings.colorizer_model = string(),
-            "colorizer-reference-model" => settings.colorizer_reference_model = string(),
+            "encoder-model" => settings.models.encoder_model = string(),
+            "colorizer-model" => settings.models.colorizer_model = string(),
+            "colorizer-reference-model" => settings.models.colorizer_reference_model = string(),
             "execution-provider" => {
-                settings.execution_provider = value.get().unwrap_or(ExecutionProvider::Auto)
+                settings.models.execution_provider = value.get().unwrap_or(ExecutionProvider::Auto)
             }
-            "device-id" => settings.device_id = value.get().unwrap_or(DEFAULT_DEVICE_ID),
-            "strict-provider" => settings.strict_provider = value.get().unwrap_or(false),
+            "device-id" => settings.models.device_id = value.get().unwrap_or(DEFAULT_DEVICE_ID),
+            "strict-provider" => settings.models.strict_provider = value.get().unwrap_or(false),
             "inference-size" => {
                 settings.inference_size = value.get().unwrap_or(DEFAULT_INFERENCE_SIZE)
             }
-            "threads" => settings.threads = value.get().unwrap_or(DEFAULT_THREADS),
+            "threads" => settings.models.threads = value.get().unwrap_or(DEFAULT_THREADS),
             "temporal-smoothing" => {
                 settings.temporal_smoothing = value.get().unwrap_or(DEFAULT_TEMPORAL_SMOOTHING)
             }
@@ -1390,14 +1373,14 @@ impl ObjectImpl for ExemplarColorize {
             "refs" => settings.refs.to_value(),
             "reference" => settings.reference.to_value(),
             "index-location" => settings.index_location.to_value(),
-            "encoder-model" => settings.encoder_model.to_value(),
-            "colorizer-model" => settings.colorizer_model.to_value(),
-            "colorizer-reference-model" => settings.colorizer_reference_model.to_value(),
-            "execution-provider" => settings.execution_provider.to_value(),
-            "device-id" => settings.device_id.to_value(),
-            "strict-provider" => settings.strict_provider.to_value(),
+            "encoder-model" => settings.models.encoder_model.to_value(),
+            "colorizer-model" => settings.models.colorizer_model.to_value(),
+            "colorizer-reference-model" => settings.models.colorizer_reference_model.to_value(),
+            "execution-provider" => settings.models.execution_provider.to_value(),
+            "device-id" => settings.models.device_id.to_value(),
+            "strict-provider" => settings.models.strict_provider.to_value(),
             "inference-size" => settings.inference_size.to_value(),
-            "threads" => settings.threads.to_value(),
+            "threads" => settings.models.threads.to_value(),
             "processing-latency" => settings.processing_latency_ms.to_value(),
             "temporal-smoothing" => settings.temporal_smoothing.to_value(),
             "scene-memory" => settings.scene_memory.to_value(),
