@@ -160,7 +160,14 @@ fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
         .expect("photo");
     let (w, h) = render::working_size(photo.width, photo.height, 256);
     let mut once = || {
-        let frame = retrieval::describe_frame(models, &lightness, width, height).expect("describe");
+        let frame = retrieval::describe_frame(
+            models,
+            &lightness,
+            width,
+            height,
+            retrieval::DEFAULT_CANDIDATES,
+        )
+        .expect("describe");
         std::hint::black_box(retrieval::rank(
             &index,
             &frame,

@@ -127,8 +127,14 @@ fn run(options: Options) -> Result<(), String> {
         let photo = library::load_photo(image, retrieval::PHOTO_SHORT_SIDE)
             .map_err(|e| format!("{}: {e}", image.display()))?;
         let lightness = retrieval::photo_lightness(&photo);
-        let frame = retrieval::describe_frame(&mut models, &lightness, photo.width, photo.height)
-            .map_err(|e| format!("{}: {e}", image.display()))?;
+        let frame = retrieval::describe_frame(
+            &mut models,
+            &lightness,
+            photo.width,
+            photo.height,
+            retrieval::DEFAULT_CANDIDATES,
+        )
+        .map_err(|e| format!("{}: {e}", image.display()))?;
         let ranked = retrieval::rank(&index, &frame, retrieval::DEFAULT_CANDIDATES);
         let best = ranked.first().ok_or("the index does not fit the encoder")?;
         println!(

@@ -29,19 +29,21 @@ const EMBEDDING_SHORT_SIDE: usize = 224;
 /// right one (by 0.004). It costs one more encoder run, at 284x160 for 16:9, per scene start.
 const FRAME_COARSE_SHORT_SIDE: usize = 160;
 
-/// The retrieval descriptor of a frame given as L* (`width × height`): the global embedding at
-/// the encoder's size, local descriptors at that size and at a coarser one.
+/// The retrieval descriptor of a frame given as L* (`width × height`), for `rank` with this
+/// `shortlist`: the global embedding at the encoder's size, local descriptors at that size and,
+/// when there is a shortlist to re-rank, at a coarser one.
 pub fn describe_frame(
     models: &mut Models,
     lightness: &[f32],
     width: usize,
     height: usize,
+    shortlist: usize,
 ) -> Result<Descriptor, InferenceError> {
     let describe_at = |models: &mut Models, short_side| {
         describe_lightness(models, lightness, width, height, MAX_FRAME_GRID, short_side)
     };
     let mut frame = describe_at(models, EMBEDDING_SHORT_SIDE)?;
-    if frame.local.cells() > 0 {
+    if shortlist > 1 && frame.local.cells() > 0 {
         let coarse = describe_at(models, FRAME_COARSE_SHORT_SIDE)?;
         frame.local.extend(&coarse.local);
     }

@@ -328,9 +328,13 @@ fn chroma_components<'a>(
     Some((component(1)?, component(2)?))
 }
 
-/// The output frame's planes with their strides.
+/// The output frame's planes with their strides, the input's luma already copied into a YUV
+/// layout's luma plane (through `luma_map`; RGB output has none).
 fn output_planes<'a>(
     outframe: &'a mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    layout: OutputLayout,
+    luma: Plane,
+    luma_map: &[u8; 256],
 ) -> OutputPlanes<'a> {
     let n_planes = outframe.n_planes() as usize;
     let strides: Vec<usize> = outframe
@@ -344,7 +348,12 @@ fn output_planes<'a>(
         .take(n_planes)
         .zip(strides)
         .collect();
-    OutputPlanes { planes }
+    let mut out = OutputPlanes { planes };
+    if !matches!(layout, OutputLayout::Rgb { .. }) {
+        let stride = out.planes[0].1;
+        render::copy_luma(luma, &mut *out.planes[0].0, stride, luma_map);
+    }
+    out
 }
 
 fn format_list(formats: &[gst_video::VideoFormat]) -> gst::List {
@@ -690,9 +699,12 @@ impl ExemplarColorize {
                 confident: true,
             });
         }
+        let settings = lock(&self.settings).clone();
+        let top_k = settings.top_k as usize;
+        let shortlist = (settings.candidates as usize).max(top_k);
         let started = Instant::now();
         let frame = self
-            .with_models(|m| retrieval::describe_frame(m, lightness, width, height))?
+            .with_models(|m| retrieval::describe_frame(m, lightness, width, height, shortlist))?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -701,9 +713,7 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        let settings = lock(&self.settings).clone();
         let threshold = settings.scene_memory_threshold as f32;
-        let top_k = settings.top_k as usize;
         let most_similar = lock(&self.state)
             .memory
             .recall(&frame.global, f32::NEG_INFINITY)
@@ -724,7 +734,6 @@ impl ExemplarColorize {
         let Some(References::Library { root, index }) = &*library else {
             return Err(gst::FlowError::Error);
         };
-        let shortlist = (settings.candidates as usize).max(top_k);
         let ranked = retrieval::rank(index, &frame, shortlist);
         if ranked.is_empty() {
             gst::element_imp_error!(
@@ -1747,11 +1756,7 @@ impl VideoFilterImpl for ExemplarColorize {
                     spread.unwrap_or_default()
                 );
             }
-            let mut out = output_planes(outframe);
-            if !matches!(layout, OutputLayout::Rgb { .. }) {
-                let stride = out.planes[0].1;
-                render::copy_luma(luma, &mut *out.planes[0].0, stride, &luma_map);
-            }
+            let mut out = output_planes(outframe, layout, luma, &luma_map);
             colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out);
             return Ok(gst::FlowSuccess::Ok);
         }
@@ -1805,12 +1810,7 @@ impl VideoFilterImpl for ExemplarColorize {
         );
         let upsampled = Instant::now();
 
-        let mut out = output_planes(outframe);
-        if !matches!(layout, OutputLayout::Rgb { .. }) {
-            let stride = out.planes[0].1;
-            let luma_out = &mut *out.planes[0].0;
-            render::copy_luma(luma, luma_out, stride, &luma_map);
-        }
+        let mut out = output_planes(outframe, layout, luma, &luma_map);
         render::write_colour(layout, &chroma, &convert, &mut out);
         let state = lock(&self.state);
         gst::log!(
