@@ -11,6 +11,7 @@ use gst::prelude::*;
 use gst_check::Harness;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::library;
+use gstexemplar::colorize::plan::Plan;
 use gstexemplar::exemplarcolorize::{ColourInput, ReferenceChanged};
 use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 
@@ -1498,5 +1499,155 @@ fn ten_bit_or_interlaced_input_is_refused_with_what_to_put_before_the_element() 
     assert!(
         mentions(&failed, &["interlace-mode=interleaved", "deinterlace"]),
         "{failed:?}"
+    );
+}
+
+/// Timestamps and bytes of the buffers reaching the sink named `out` from `from` on: the
+/// pipeline prerolls, seeks there (accurate, flushing) and plays to the end.
+fn pull_frames_from(description: &str, from: gst::ClockTime) -> Vec<(gst::ClockTime, Vec<u8>)> {
+    let pipeline = launch(description);
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let store = frames.clone();
+    pipeline
+        .by_name("out")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data {
+                let pts = buffer.pts().unwrap();
+                if pts >= from {
+                    let bytes = buffer.map_readable().unwrap().to_vec();
+                    store.lock().unwrap().push((pts, bytes));
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+    preroll_and_seek(&pipeline, from);
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let frames = frames.lock().unwrap().clone();
+    frames
+}
+
+#[test]
+fn a_plan_colours_a_range_of_whole_scenes_as_the_pass_over_the_whole_film_does() {
+    let (media, _) = media();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(media.join("returns.json")).unwrap())
+            .unwrap();
+    let refs = copy_library("plan", meta["refs"].as_str().unwrap());
+    let plan_location = temp_dir("plan-file").join("returns.plan.json");
+    let chain = |element: &str| {
+        format!(
+            "filesrc location={} ! decodebin ! videoconvert ! {element} ! \
+             video/x-raw,format=I420 ! fakesink name=out sync=false",
+            media.join("returns_grey.mp4").display()
+        )
+    };
+    let choosing = format!(
+        "scenecut ! exemplarcolorize refs={} inference-size=64",
+        refs.display()
+    );
+    let whole = pull_frames_from(&chain(&choosing), gst::ClockTime::ZERO);
+    let planning = launch(&chain(&format!(
+        "{choosing} mode=plan plan-location={}",
+        plan_location.display()
+    )));
+    let messages = run_to_end(&planning);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    let changes = reference_changes(&messages);
+
+    let plan = Plan::read(&plan_location).unwrap();
+    let first_frames: Vec<u64> = meta["scenes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["first_frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        plan.scenes.iter().map(|s| s.frame).collect::<Vec<_>>(),
+        first_frames
+    );
+    for (planned, change) in plan.scenes.iter().zip(&changes) {
+        let paths: Vec<String> = planned
+            .references
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(paths, change.references);
+        assert_eq!(Some(planned.pts), change.pts.map(|pts| pts.nseconds()));
+    }
+    // Scene 3 reuses scene 1's reference through scene memory, which a pass starting at scene 3
+    // cannot have seen: the plan carries it.
+    assert_eq!(changes[3].reused_from, Some(1));
+
+    // The part starts half a second into scene 2: those frames take scene 2's references from
+    // the plan, and scene 3 starts afresh at its first frame all the same.
+    let from = gst::ClockTime::from_nseconds(plan.scenes[3].pts);
+    let part: Vec<(gst::ClockTime, Vec<u8>)> = pull_frames_from(
+        &chain(&format!(
+            "exemplarcolorize inference-size=64 plan-location={}",
+            plan_location.display()
+        )),
+        from - gst::ClockTime::from_mseconds(500),
+    )
+    .into_iter()
+    .filter(|(pts, _)| *pts >= from)
+    .collect();
+    let expected: Vec<&(gst::ClockTime, Vec<u8>)> =
+        whole.iter().filter(|(pts, _)| *pts >= from).collect();
+    assert_eq!(
+        part.iter().map(|(pts, _)| *pts).collect::<Vec<_>>(),
+        expected.iter().map(|(pts, _)| *pts).collect::<Vec<_>>()
+    );
+    let differing: Vec<gst::ClockTime> = part
+        .iter()
+        .zip(&expected)
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert!(differing.is_empty(), "frames differ at {differing:?}");
+}
+
+#[test]
+fn plan_settings_that_cannot_work_are_clear_errors_at_start() {
+    let refs = copy_refs("plan-errors");
+    let without_location = errors(&start_once(&refs, "mode=plan"));
+    assert!(
+        mentions(&without_location, &["mode=plan needs plan-location"]),
+        "{without_location:?}"
+    );
+    let missing = refs.join("no-such.plan.json");
+    let unreadable = errors(&start_once(
+        &refs,
+        &format!("plan-location={}", missing.display()),
+    ));
+    assert!(
+        mentions(
+            &unreadable,
+            &["Cannot follow the scene plan", "no-such.plan.json"]
+        ),
+        "{unreadable:?}"
+    );
+    // A plan of another film: its first scene starts after this stream's frames.
+    let elsewhere = refs.join("elsewhere.plan.json");
+    std::fs::write(
+        &elsewhere,
+        r#"{"version": 1, "scenes": [{"scene": 0, "frame": 0, "pts": 999000000000, "references": []}]}"#,
+    )
+    .unwrap();
+    let outside = errors(&start_once(
+        &refs,
+        &format!("plan-location={}", elsewhere.display()),
+    ));
+    assert!(
+        mentions(
+            &outside,
+            &["is not covered by the scene plan", "elsewhere.plan.json"]
+        ),
+        "{outside:?}"
     );
 }

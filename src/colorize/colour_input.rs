@@ -9,7 +9,7 @@
 //! from neutral: toned film stays "grey" and is colorized.
 
 use super::color::{Colorimetry, Range};
-use super::render::{write_cbcr, OutputLayout, OutputPlanes, Plane};
+use super::render::{write_cbcr, write_rgb, OutputLayout, OutputPlanes, Plane};
 
 /// Chroma spread (root-mean-square distance of (Cb, Cr) from the frame's mean, in 8-bit code
 /// values) from which a frame counts as colour. Grey clips of the project's test media decode
@@ -95,39 +95,23 @@ pub fn write_input_colour(
                 [sample(&cb, x, y), sample(&cr, x, y)]
             });
         }
-        OutputLayout::Rgb {
-            r,
-            g,
-            b,
-            alpha,
-            step,
-        } => {
+        OutputLayout::Rgb { .. } => {
             let (kr, kb) = colorimetry.matrix.kr_kb();
             let (y_offset, y_scale, c_scale) = match colorimetry.range {
                 Range::Limited => (16.0, 219.0, 224.0),
                 Range::Full => (0.0, 255.0, 255.0),
             };
-            let stride = out.planes[0].1;
-            let image = &mut *out.planes[0].0;
-            for y in 0..height {
-                for x in 0..width {
-                    let luma_value = (luma.data[y * luma.stride + x] as f32 - y_offset) / y_scale;
-                    let (cx, cy) = (x * cb.width / width, y * cb.height / height);
-                    let blue_difference = (cb.at(cx, cy) as f32 - 128.0) / c_scale;
-                    let red_difference = (cr.at(cx, cy) as f32 - 128.0) / c_scale;
-                    let red = luma_value + 2.0 * (1.0 - kr) * red_difference;
-                    let blue = luma_value + 2.0 * (1.0 - kb) * blue_difference;
-                    let green = (luma_value - kr * red - kb * blue) / (1.0 - kr - kb);
-                    let quantise = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-                    let p = &mut image[y * stride + x * step..];
-                    p[r] = quantise(red);
-                    p[g] = quantise(green);
-                    p[b] = quantise(blue);
-                    if let Some(alpha) = alpha {
-                        p[alpha] = 255;
-                    }
-                }
-            }
+            write_rgb(layout, (width, height), out, |x, y| {
+                let luma_value = (luma.data[y * luma.stride + x] as f32 - y_offset) / y_scale;
+                let (cx, cy) = (x * cb.width / width, y * cb.height / height);
+                let blue_difference = (cb.at(cx, cy) as f32 - 128.0) / c_scale;
+                let red_difference = (cr.at(cx, cy) as f32 - 128.0) / c_scale;
+                let red = luma_value + 2.0 * (1.0 - kr) * red_difference;
+                let blue = luma_value + 2.0 * (1.0 - kb) * blue_difference;
+                let green = (luma_value - kr * red - kb * blue) / (1.0 - kr - kb);
+                let quantise = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+                [quantise(red), quantise(green), quantise(blue)]
+            });
         }
     }
 }

@@ -315,16 +315,22 @@ pub fn read_index(path: &Path) -> Result<Option<Index>, IndexError> {
 /// Writes the index through a temporary file renamed into place, so a crash or a concurrent
 /// reader never sees half a file; missing parent folders are created.
 pub fn write_index(path: &Path, index: &Index) -> std::io::Result<()> {
+    write_atomically(path, &index.to_bytes())
+}
+
+/// Writes a file through a temporary one beside it, renamed into place: readers see the old
+/// file or the whole new one, never a part. Missing parent folders are created.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| INDEX_FILE_NAME.to_string());
+        .unwrap_or_else(|| "unnamed".to_string());
     let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&index.to_bytes())?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
     })();

@@ -11,6 +11,7 @@ pub mod index;
 pub mod inference;
 pub mod library;
 pub mod memory;
+pub mod plan;
 pub mod render;
 pub mod resample;
 pub mod retrieval;

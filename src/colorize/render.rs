@@ -143,34 +143,76 @@ pub fn write_colour(
 ) {
     let (w, h) = (chroma.width, chroma.height);
     let sample = |k: usize| (chroma.lightness[k], chroma.a[k], chroma.b[k]);
-    if let OutputLayout::Rgb {
-        r,
-        g,
-        b: blue,
-        alpha,
-        step,
-    } = layout
-    {
-        let stride = out.planes[0].1;
-        let image = &mut *out.planes[0].0;
-        for y in 0..h {
-            for x in 0..w {
-                let (l, a, b) = sample(y * w + x);
-                let rgb = convert.rgb8(l, a, b);
-                let p = &mut image[y * stride + x * step..];
-                p[r] = rgb[0];
-                p[g] = rgb[1];
-                p[blue] = rgb[2];
-                if let Some(alpha) = alpha {
-                    p[alpha] = 255;
-                }
-            }
-        }
+    if let OutputLayout::Rgb { .. } = layout {
+        write_rgb(layout, (w, h), out, |x, y| {
+            let (l, a, b) = sample(y * w + x);
+            convert.rgb8(l, a, b)
+        });
     } else {
         write_cbcr(layout, (w, h), out, |x, y| {
             let (l, a, b) = sample(y * w + x);
             convert.cbcr8(l, a, b)
         });
+    }
+}
+
+/// Writes a picture without colour: neutral chroma for YUV layouts (the luma plane is the
+/// caller's), grey RGB of the frame's lightness.
+pub fn write_grey(
+    layout: OutputLayout,
+    luma: Plane,
+    lightness_table: &[f32; 256],
+    convert: &LabToVideo,
+    out: &mut OutputPlanes,
+) {
+    if let OutputLayout::Rgb { .. } = layout {
+        let grey: [[u8; 3]; 256] =
+            std::array::from_fn(|code| convert.rgb8(lightness_table[code], 0.0, 0.0));
+        write_rgb(layout, (luma.width, luma.height), out, |x, y| {
+            grey[luma.data[y * luma.stride + x] as usize]
+        });
+    } else {
+        let neutral = convert.cbcr8(50.0, 0.0, 0.0);
+        write_cbcr(
+            layout,
+            layout.chroma_size(luma.width, luma.height),
+            out,
+            |_, _| neutral,
+        );
+    }
+}
+
+/// Writes the packed image of an RGB layout, pixel by pixel from `rgb(x, y)` (opaque where it
+/// has alpha); YUV layouts are left alone.
+pub fn write_rgb(
+    layout: OutputLayout,
+    (w, h): (usize, usize),
+    out: &mut OutputPlanes,
+    rgb: impl Fn(usize, usize) -> [u8; 3],
+) {
+    let OutputLayout::Rgb {
+        r,
+        g,
+        b,
+        alpha,
+        step,
+    } = layout
+    else {
+        return;
+    };
+    let stride = out.planes[0].1;
+    let image = &mut *out.planes[0].0;
+    for y in 0..h {
+        for x in 0..w {
+            let [red, green, blue] = rgb(x, y);
+            let p = &mut image[y * stride + x * step..];
+            p[r] = red;
+            p[g] = green;
+            p[b] = blue;
+            if let Some(alpha) = alpha {
+                p[alpha] = 255;
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{BelowMinScore, ColourInput, ExecutionProvider, ReferenceChanged};
+use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, ReferenceChanged};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
 use crate::colorize::fusion;
@@ -20,6 +20,7 @@ use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
 use crate::colorize::library::{self, Photo};
 use crate::colorize::memory::SceneMemory;
+use crate::colorize::plan::{Plan, PlannedReference, PlannedScene};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
 use crate::colorize::resample::resize;
 use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
@@ -76,6 +77,8 @@ struct Settings {
     fallback_reference: Option<String>,
     colour_input: ColourInput,
     colour_threshold: f64,
+    mode: Mode,
+    plan_location: Option<String>,
 }
 
 impl Default for Settings {
@@ -105,6 +108,8 @@ impl Default for Settings {
             fallback_reference: None,
             colour_input: ColourInput::PassThrough,
             colour_threshold: DEFAULT_COLOUR_THRESHOLD,
+            mode: Mode::Colorize,
+            plan_location: None,
         }
     }
 }
@@ -189,6 +194,13 @@ struct State {
     /// Input the element cannot take (caps it refuses, interlaced video) was explained (once
     /// per stream).
     unsupported_reported: bool,
+    /// The plan being followed (`plan-location` in `mode=colorize`): it, not scene-change
+    /// events, says where scenes start and what colours them.
+    followed: Option<Arc<Plan>>,
+    /// Index in the followed plan of the current scene.
+    planned_scene: Option<usize>,
+    /// The scenes chosen so far in `mode=plan`, written out at the end of the stream.
+    planned: Vec<PlannedScene>,
 }
 
 impl State {
@@ -219,6 +231,9 @@ impl Default for State {
             scene_in_colour: false,
             colour_reported: false,
             unsupported_reported: false,
+            followed: None,
+            planned_scene: None,
+            planned: Vec::new(),
         }
     }
 }
@@ -1001,21 +1016,148 @@ impl ExemplarColorize {
         );
     }
 
-    /// At a scene's first frame: picks and encodes its references, announces them.
+    /// A followed plan's references for a scene: a choice made earlier, in film order.
+    fn planned_choice(&self, planned: &PlannedScene) -> Choice {
+        let references: Vec<(PathBuf, f32)> = match &planned.references {
+            Some(references) => references
+                .iter()
+                .map(|r| (r.path.clone(), r.similarity))
+                .collect(),
+            None => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "Scene {} of the plan started in colour when the plan was made and has \
+                         no reference; here it is grey and stays grey. Make the plan from the \
+                         same film with the same colour-input and colour-threshold",
+                        planned.scene
+                    )
+                );
+                Vec::new()
+            }
+        };
+        Choice {
+            ranked: references.clone(),
+            references: Some(references),
+            reused_from: None,
+            confident: true,
+        }
+    }
+
+    fn frame_outside_plan(&self, pts: Option<gst::ClockTime>) -> gst::FlowError {
+        let location = lock(&self.settings)
+            .plan_location
+            .clone()
+            .unwrap_or_default();
+        gst::element_imp_error!(
+            self,
+            gst::StreamError::Failed,
+            (
+                "The frame at {} is not covered by the scene plan {}: the plan was made for \
+                 another film, or the frame has no timestamp. Make the plan from this film with \
+                 mode=plan",
+                pts.map_or_else(|| "no timestamp".to_string(), |pts| pts.to_string()),
+                location
+            )
+        );
+        gst::FlowError::Error
+    }
+
+    /// Opens what `mode` and `plan-location` ask for: the plan to follow (no library is then
+    /// searched), or nothing more.
+    fn prepare_plan(&self) -> Result<bool, gst::ErrorMessage> {
+        let (mode, location) = {
+            let settings = lock(&self.settings);
+            (settings.mode, settings.plan_location.clone())
+        };
+        match (mode, location) {
+            (Mode::Plan, None) => Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("mode=plan needs plan-location: the file to write the scene plan to")
+            )),
+            (Mode::Colorize, Some(location)) => {
+                let plan = Plan::read(Path::new(&location)).map_err(|err| {
+                    gst::error_msg!(
+                        gst::ResourceError::OpenRead,
+                        ("Cannot follow the scene plan {}: {}", location, err)
+                    )
+                })?;
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "following the scene plan {location}: {} scenes",
+                    plan.scenes.len()
+                );
+                lock(&self.state).followed = Some(Arc::new(plan));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// At the end of a `mode=plan` stream: writes the scenes chosen since it started (or was
+    /// last flushed).
+    fn write_plan(&self) {
+        let location = {
+            let settings = lock(&self.settings);
+            match (settings.mode, &settings.plan_location) {
+                (Mode::Plan, Some(location)) => PathBuf::from(location),
+                _ => return,
+            }
+        };
+        let scenes = std::mem::take(&mut lock(&self.state).planned);
+        if scenes.is_empty() {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                (
+                    "The stream ended before its first frame: no scene plan written to {}",
+                    location.display()
+                )
+            );
+            return;
+        }
+        let count = scenes.len();
+        let plan = Plan::new(scenes);
+        match library::write_atomically(&location, plan.to_json().as_bytes()) {
+            Ok(()) => gst::info!(
+                CAT,
+                imp = self,
+                "wrote the scene plan {} ({count} scenes)",
+                location.display()
+            ),
+            Err(err) => gst::element_imp_error!(
+                self,
+                gst::ResourceError::Write,
+                (
+                    "Cannot write the scene plan {}: {}. Choose a writable plan-location",
+                    location.display(),
+                    err
+                )
+            ),
+        }
+    }
+
+    /// At a scene's first frame: picks (or takes from the followed plan) and encodes its
+    /// references, announces them.
     fn start_scene(
         &self,
         scene: u32,
         pts: Option<gst::ClockTime>,
         lightness: &[f32],
-        width: usize,
-        height: usize,
+        (width, height): (usize, usize),
+        planned: Option<&PlannedScene>,
     ) -> Result<Vec<SceneReference>, gst::FlowError> {
         let Choice {
             references,
             reused_from,
             ranked,
             confident,
-        } = self.choose_references(scene, lightness, width, height)?;
+        } = match planned {
+            Some(planned) => self.planned_choice(planned),
+            None => self.choose_references(scene, lightness, width, height)?,
+        };
         let current = match references {
             Some(references) => self.encode_references(scene, references, &ranked)?,
             None => None,
@@ -1308,6 +1450,25 @@ impl ObjectImpl for ExemplarColorize {
                     .default_value(DEFAULT_COLOUR_THRESHOLD)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("mode", Mode::Colorize)
+                    .nick("Mode")
+                    .blurb(
+                        "colorize colours every frame; plan only chooses each scene's \
+                         references (scene memory, top-k, min-score and all) and writes them \
+                         to plan-location at the end of the stream, frames leaving uncoloured: \
+                         the fast first pass of a film coloured in parts (tools/batch.py)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                path(
+                    "plan-location",
+                    "Scene plan",
+                    "JSON scene plan: where mode=plan writes it, and what mode=colorize follows \
+                     when it is set: scenes start at the frames it names (by timestamp) with \
+                     the references it names, scene-change events and refs are not used, and \
+                     any range of whole scenes is coloured as a pass over the whole film \
+                     colours it",
+                ),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -1354,6 +1515,8 @@ impl ObjectImpl for ExemplarColorize {
                 settings.below_min_score = value.get().unwrap_or(BelowMinScore::Keep)
             }
             "fallback-reference" => settings.fallback_reference = string(),
+            "mode" => settings.mode = value.get().unwrap_or(Mode::Colorize),
+            "plan-location" => settings.plan_location = string(),
             "colour-input" => {
                 settings.colour_input = value.get().unwrap_or(ColourInput::PassThrough)
             }
@@ -1398,6 +1561,8 @@ impl ObjectImpl for ExemplarColorize {
             "min-score" => settings.min_score.to_value(),
             "below-min-score" => settings.below_min_score.to_value(),
             "fallback-reference" => settings.fallback_reference.to_value(),
+            "mode" => settings.mode.to_value(),
+            "plan-location" => settings.plan_location.to_value(),
             "colour-input" => settings.colour_input.to_value(),
             "colour-threshold" => settings.colour_threshold.to_value(),
             "scene-memory-threshold" => settings.scene_memory_threshold.to_value(),
@@ -1478,6 +1643,9 @@ impl BaseTransformImpl for ExemplarColorize {
         *lock(&self.state) = State::default();
         // Model properties changed in READY take effect here.
         self.load_models()?;
+        if self.prepare_plan()? {
+            return Ok(());
+        }
         self.prepare_references()
     }
 
@@ -1604,13 +1772,23 @@ impl BaseTransformImpl for ExemplarColorize {
         match event.view() {
             gst::EventView::CustomDownstream(_) => {
                 if let Some(change) = SceneChange::from_event(&event) {
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "scene {} starts at the next frame",
-                        change.scene
-                    );
-                    lock(&self.state).pending_scene = Some(change.scene);
+                    let mut state = lock(&self.state);
+                    if state.followed.is_some() {
+                        gst::debug!(
+                            CAT,
+                            imp = self,
+                            "scene-change {} left to the followed plan",
+                            change.scene
+                        );
+                    } else {
+                        gst::debug!(
+                            CAT,
+                            imp = self,
+                            "scene {} starts at the next frame",
+                            change.scene
+                        );
+                        state.pending_scene = Some(change.scene);
+                    }
                 }
             }
             gst::EventView::FlushStop(_) => {
@@ -1618,7 +1796,9 @@ impl BaseTransformImpl for ExemplarColorize {
                 state.received = 0;
                 state.pending_scene = Some(0);
                 state.memory.clear();
+                state.planned.clear();
             }
+            gst::EventView::Eos(_) => self.write_plan(),
             _ => {}
         }
         self.parent_sink_event(event)
@@ -1700,21 +1880,67 @@ impl VideoFilterImpl for ExemplarColorize {
         let input_chroma = chroma_components(inframe);
         // The settings a frame reads, taken once: a property changed meanwhile applies from the
         // next frame.
-        let (colour_input, colour_threshold, inference_size, temporal_smoothing) = {
+        let (colour_input, colour_threshold, inference_size, temporal_smoothing, mode) = {
             let settings = lock(&self.settings);
             (
                 settings.colour_input,
                 settings.colour_threshold,
                 settings.inference_size as usize,
                 settings.temporal_smoothing,
+                settings.mode,
             )
         };
+        let pts = inframe.buffer().pts();
         let spread = input_chroma.map(|(cb, cr)| colour_input::chroma_spread(cb, cr));
         let has_colour = spread.is_some_and(|spread| spread >= colour_threshold);
-        let (table, pending, layout, luma_map, convert, input_colorimetry, in_colour, first_colour) = {
+        let (
+            table,
+            pending,
+            planned,
+            layout,
+            luma_map,
+            convert,
+            input_colorimetry,
+            in_colour,
+            first_colour,
+        ) = {
             let mut state = lock(&self.state);
             let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
-            let pending = state.pending_scene.take();
+            let (pending, planned) = match state.followed.clone() {
+                Some(plan) => {
+                    let Some(index) = pts.and_then(|pts| plan.scene_at(pts.nseconds())) else {
+                        drop(state);
+                        return Err(self.frame_outside_plan(pts));
+                    };
+                    let restart = state.pending_scene.take().is_some();
+                    if restart || state.planned_scene != Some(index) {
+                        state.planned_scene = Some(index);
+                        let planned = plan.scenes[index].clone();
+                        (Some(planned.scene), Some(planned))
+                    } else {
+                        (None, None)
+                    }
+                }
+                None => (state.pending_scene.take(), None),
+            };
+            if let (Some(scene), Mode::Plan) = (pending, mode) {
+                let Some(pts) = pts else {
+                    drop(state);
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("mode=plan needs timestamped frames: scene {} starts at a frame without one", scene)
+                    );
+                    return Err(gst::FlowError::Error);
+                };
+                let frame = state.frame();
+                state.planned.push(PlannedScene {
+                    scene,
+                    frame,
+                    pts: pts.nseconds(),
+                    references: None,
+                });
+            }
             if pending.is_some() {
                 state.scene_in_colour = false;
             }
@@ -1724,6 +1950,7 @@ impl VideoFilterImpl for ExemplarColorize {
             (
                 state.lightness_table,
                 pending,
+                planned,
                 state.layout,
                 state.luma_map,
                 convert,
@@ -1760,11 +1987,36 @@ impl VideoFilterImpl for ExemplarColorize {
             colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out);
             return Ok(gst::FlowSuccess::Ok);
         }
+        if mode == Mode::Plan {
+            if let Some(scene) = pending {
+                let lightness = render::lightness_plane(luma, &table);
+                let current = self.start_scene(scene, pts, &lightness, (width, height), None)?;
+                if let Some(planned) = lock(&self.state).planned.last_mut() {
+                    planned.references = Some(
+                        current
+                            .iter()
+                            .map(|r| PlannedReference {
+                                path: r.path.clone(),
+                                similarity: r.similarity,
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            let mut out = output_planes(outframe, layout, luma, &luma_map);
+            match (input_chroma, input_colorimetry) {
+                (Some((cb, cr)), Some(colorimetry)) => {
+                    colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out)
+                }
+                _ => render::write_grey(layout, luma, &table, &convert, &mut out),
+            }
+            return Ok(gst::FlowSuccess::Ok);
+        }
         let lightness = render::lightness_plane(luma, &table);
 
         let references = match pending {
             Some(scene) => {
-                self.start_scene(scene, inframe.buffer().pts(), &lightness, width, height)?
+                self.start_scene(scene, pts, &lightness, (width, height), planned.as_ref())?
             }
             None => lock(&self.state).current.clone(),
         };

@@ -70,6 +70,24 @@ pub enum ColourInput {
     Colorize = 1,
 }
 
+/// What the element does with the frames it gets.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstExemplarMode")]
+pub enum Mode {
+    #[enum_value(
+        name = "Colorize every frame (following the plan at plan-location when one is set)",
+        nick = "colorize"
+    )]
+    Colorize = 0,
+    #[enum_value(
+        name = "Only choose each scene's references and write them to plan-location at the end \
+                of the stream; frames leave uncoloured",
+        nick = "plan"
+    )]
+    Plan = 1,
+}
+
 /// The `reference-changed` element message, posted when a scene gets its reference photo.
 ///
 /// | field | type | meaning |
@@ -186,6 +204,8 @@ fn array<T: for<'a> glib::value::FromValue<'a> + 'static>(
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     BelowMinScore::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ColourInput::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "exemplarcolorize",
