@@ -55,6 +55,22 @@ install_python_packages() {
     fi
 }
 
+# The batch tool runs GStreamer through PyGObject, which Debian builds for its own Python
+# (python3-gi): its environment is made from /usr/bin/python3 with the system packages visible.
+install_batch_packages() {
+    local venv="$ROOT/.venv-batch" stamp="$ROOT/.venv-batch/.requirements"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating the batch tool's Python environment in .venv-batch"
+        /usr/bin/python3 -m venv --system-site-packages "$venv"
+    fi
+    if ! cmp -s "$ROOT/batch/requirements.txt" "$stamp"; then
+        log "installing Python packages from batch/requirements.txt"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q -r "$ROOT/batch/requirements.txt"
+        cp "$ROOT/batch/requirements.txt" "$stamp"
+    fi
+}
+
 # Re-runs a generator (its script, then any modules it imports) when its output is missing or
 # its inputs changed.
 generate() {
@@ -74,6 +90,7 @@ generate() {
 
 install_apt_packages
 install_python_packages
+install_batch_packages
 generate "test media from real photos" "$GENERATED/media" "$ROOT/tools/make_media.py"
 generate "default models" "$GENERATED/models" "$ROOT/models/build.py" \
     "$ROOT"/models/{onnxgraph,torchfile,transnetv2}.py

@@ -9,4 +9,6 @@ cd "$ROOT"
 cargo build --locked --lib
 # The retrieval benchmark's small case runs that library through gst-launch.
 "$ROOT/.venv/bin/python" -m pytest -q tools
+# The batch tool on a local Ray cluster, with the same library.
+"$ROOT/.venv-batch/bin/python" -m pytest -q batch
 cargo test --locked
