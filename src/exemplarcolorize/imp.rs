@@ -1456,7 +1456,7 @@ impl ObjectImpl for ExemplarColorize {
                         "colorize colours every frame; plan only chooses each scene's \
                          references (scene memory, top-k, min-score and all) and writes them \
                          to plan-location at the end of the stream, frames leaving uncoloured: \
-                         the fast first pass of a film coloured in parts (tools/batch.py)",
+                         the fast first pass of a film coloured in parts (batch/colorize_batch.py)",
                     )
                     .mutable_ready()
                     .build(),
