@@ -1260,7 +1260,8 @@ fn an_index_of_the_previous_format_is_rebuilt_with_progress() {
 }
 
 /// Runs one 64x48 gradient frame through an element on `refs`, calling `meanwhile` after the
-/// element started (the library is indexed by then); returns the bus messages.
+/// element started (its photos were found and the index read by then); returns the bus
+/// messages.
 fn one_frame_from_library(refs: &Path, meanwhile: impl FnOnce()) -> Vec<gst::Message> {
     let (mut h, bus) = element_harness(
         &[("refs", refs.to_str().unwrap().to_value())],
@@ -1650,4 +1651,78 @@ fn plan_settings_that_cannot_work_are_clear_errors_at_start() {
         ),
         "{outside:?}"
     );
+}
+
+fn progress_types(messages: &[gst::Message]) -> Vec<gst::ProgressType> {
+    messages
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Progress(p) => Some(p.get().0),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn indexing_runs_beside_the_state_change_and_stops_with_the_pipeline() {
+    let (media, _) = media();
+    let refs = temp_dir("big-library");
+    let photos: Vec<PathBuf> = std::fs::read_dir(media.join("refs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    // Enough photos that embedding them takes seconds.
+    for copy in 0..20 {
+        for photo in &photos {
+            let name = format!("{copy}-{}", photo.file_name().unwrap().to_string_lossy());
+            std::fs::copy(photo, refs.join(name)).unwrap();
+        }
+    }
+    let total = photos.len() * 20;
+    let index_path = temp_dir("big-library-index").join("index");
+    let description = format!(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=GRAY8,width=64,height=48 ! \
+         exemplarcolorize refs={} index-location={} ! fakesink",
+        refs.display(),
+        index_path.display()
+    );
+    let pipeline = launch(&description);
+    let bus = pipeline.bus().unwrap();
+    assert_eq!(
+        pipeline.set_state(gst::State::Paused),
+        Ok(gst::StateChangeSuccess::Async)
+    );
+    // The state change came back while the photos are being embedded.
+    let early: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let started = progress_types(&early);
+    assert!(
+        started.contains(&gst::ProgressType::Start)
+            && !started.contains(&gst::ProgressType::Complete),
+        "{started:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Stopping stops the indexing and keeps what it embedded.
+    pipeline.set_state(gst::State::Null).unwrap();
+    let saved = read_index(&index_path).len();
+    assert!(saved > 0 && saved < total, "{saved} of {total} saved");
+
+    let messages = run_to_end(&launch(&description));
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    assert!(progress_types(&messages).contains(&gst::ProgressType::Complete));
+    assert_eq!(read_index(&index_path).len(), total);
+    // The first scene was chosen from the whole library, after it was indexed.
+    let complete = messages
+        .iter()
+        .position(|m| {
+            matches!(m.view(), gst::MessageView::Progress(p) if p.get().0 == gst::ProgressType::Complete)
+        })
+        .unwrap();
+    let chosen = messages
+        .iter()
+        .position(|m| {
+            matches!(m.view(), gst::MessageView::Element(e)
+                if e.structure().is_some_and(|s| s.name() == ReferenceChanged::NAME))
+        })
+        .unwrap();
+    assert!(complete < chosen, "{complete} {chosen}");
 }

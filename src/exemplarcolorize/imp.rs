@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gst::glib;
@@ -139,6 +140,33 @@ enum References {
     Fixed(PathBuf),
 }
 
+/// The references, as far as they are ready.
+enum Library {
+    /// Stopped, or a plan is followed.
+    Closed,
+    /// The library is being indexed on a thread of its own; the first scene waits for it.
+    Indexing,
+    Open(References),
+    /// Indexing failed; its error is on the bus.
+    Failed,
+}
+
+/// The thread indexing the library, and how to stop it.
+struct Indexing {
+    cancel: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// What the indexing thread needs, gathered at start.
+struct IndexJob {
+    refs: PathBuf,
+    index_path: PathBuf,
+    photos: Vec<Photo>,
+    previous: Option<Index>,
+    empty: Index,
+    cancel: Arc<AtomicBool>,
+}
+
 /// The references a scene gets, and why.
 struct Choice {
     /// Paths with their similarity to the scene's first frame, best first; empty for a grey
@@ -238,13 +266,31 @@ impl Default for State {
     }
 }
 
-#[derive(Default)]
 pub struct ExemplarColorize {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     /// Taken out while inference runs so that no lock is held meanwhile.
     models: Mutex<Option<LoadedModels>>,
-    references: Mutex<Option<References>>,
+    references: Mutex<Library>,
+    /// Signalled when the library opens or fails, and when a wait for it is interrupted.
+    library_ready: Condvar,
+    /// A flush or a stop: a frame waiting for the library gives up.
+    interrupted: AtomicBool,
+    indexing: Mutex<Option<Indexing>>,
+}
+
+impl Default for ExemplarColorize {
+    fn default() -> Self {
+        ExemplarColorize {
+            settings: Mutex::default(),
+            state: Mutex::default(),
+            models: Mutex::default(),
+            references: Mutex::new(Library::Closed),
+            library_ready: Condvar::new(),
+            interrupted: AtomicBool::new(false),
+            indexing: Mutex::default(),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -506,7 +552,7 @@ impl ExemplarColorize {
                     ("Cannot use reference photo {}: {}", path.display(), err)
                 )
             })?;
-            *lock(&self.references) = Some(References::Fixed(path));
+            *lock(&self.references) = Library::Open(References::Fixed(path));
             return Ok(());
         }
         let Some(refs) = settings.refs.as_ref().map(PathBuf::from) else {
@@ -592,7 +638,57 @@ impl ExemplarColorize {
                 );
             }
         }
-        let total = scan.photos.len();
+        // Embedding new photos can take minutes: a thread of its own does it, so the state
+        // change returns, Progress messages reach the application as they are posted, and only
+        // the first scene waits.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job = IndexJob {
+            refs,
+            index_path,
+            photos: scan.photos,
+            previous,
+            empty,
+            cancel: cancel.clone(),
+        };
+        *lock(&self.references) = Library::Indexing;
+        let element = self.obj().clone();
+        let thread = std::thread::Builder::new()
+            .name("exemplar-index".into())
+            .spawn(move || {
+                let imp = element.imp();
+                let library = match imp.index_library(job) {
+                    Ok(Some(references)) => Library::Open(references),
+                    Ok(None) => Library::Closed,
+                    Err(err) => {
+                        imp.post_error_message(err);
+                        Library::Failed
+                    }
+                };
+                *lock(&imp.references) = library;
+                imp.library_ready.notify_all();
+            })
+            .map_err(|err| {
+                gst::error_msg!(
+                    gst::CoreError::Failed,
+                    ("Cannot start indexing the references: {}", err)
+                )
+            })?;
+        *lock(&self.indexing) = Some(Indexing { cancel, thread });
+        Ok(())
+    }
+
+    /// Brings the index up to date with the library's photos, saving it as it goes;
+    /// `Ok(None)` when stopped meanwhile (what was embedded so far is saved for next time).
+    fn index_library(&self, job: IndexJob) -> Result<Option<References>, gst::ErrorMessage> {
+        let IndexJob {
+            refs,
+            index_path,
+            photos,
+            previous,
+            empty,
+            cancel,
+        } = job;
+        let total = photos.len();
         self.post_progress(
             gst::ProgressType::Start,
             &format!("Indexing {total} reference photos"),
@@ -601,6 +697,9 @@ impl ExemplarColorize {
         let started = Instant::now();
         let mut last_report = Instant::now();
         let describe = |photo: &Photo| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(library::PhotoError("indexing stopped".into()));
+            }
             self.with_models(|m| retrieval::describe_photo(m, &photo.path))
                 .map_err(|_| library::PhotoError("the models are not loaded".into()))?
         };
@@ -633,7 +732,21 @@ impl ExemplarColorize {
             }
         };
         let (index, report) =
-            library::update_index(previous.as_ref(), &scan.photos, empty, describe, progress);
+            library::update_index(previous.as_ref(), &photos, empty, describe, progress);
+        if cancel.load(Ordering::Relaxed) {
+            if report.embedded > 0 {
+                if let Err(err) = library::write_index(&index_path, &index) {
+                    gst::debug!(CAT, imp = self, "cannot save the index so far: {err}");
+                }
+            }
+            gst::info!(
+                CAT,
+                imp = self,
+                "indexing stopped after {} new photos",
+                report.embedded
+            );
+            return Ok(None);
+        }
         let seconds = started.elapsed().as_secs_f64();
         for (path, why) in &report.skipped {
             gst::element_imp_warning!(
@@ -678,11 +791,57 @@ impl ExemplarColorize {
                 );
             }
         }
-        *lock(&self.references) = Some(References::Library {
+        Ok(Some(References::Library {
             root: refs,
             index: Box::new(index),
-        });
-        Ok(())
+        }))
+    }
+
+    /// Waits until the library is open; an error when indexing failed (its message is on the
+    /// bus already) and `Flushing` when a flush or a stop interrupts the wait.
+    fn wait_for_library(&self) -> Result<(), gst::FlowError> {
+        let mut library = lock(&self.references);
+        loop {
+            match &*library {
+                Library::Open(_) => return Ok(()),
+                Library::Failed => return Err(gst::FlowError::Error),
+                Library::Closed => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Failed,
+                        ("The reference library is not open")
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+                Library::Indexing if self.interrupted.load(Ordering::SeqCst) => {
+                    return Err(gst::FlowError::Flushing)
+                }
+                Library::Indexing => {
+                    gst::debug!(CAT, imp = self, "the first scene waits for the index");
+                    library = self
+                        .library_ready
+                        .wait(library)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+            }
+        }
+    }
+
+    /// Stops a running indexing (saving what it has) and wakes a frame waiting for it.
+    fn stop_indexing(&self) {
+        self.interrupt_waits(true);
+        let indexing = lock(&self.indexing).take();
+        if let Some(Indexing { cancel, thread }) = indexing {
+            cancel.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
+    }
+
+    fn interrupt_waits(&self, interrupted: bool) {
+        // Under the lock, so that a waiter either sees the flag or is waiting for the signal.
+        let _library = lock(&self.references);
+        self.interrupted.store(interrupted, Ordering::SeqCst);
+        self.library_ready.notify_all();
     }
 
     /// The reference photo for a scene starting with this frame's lightness: the one an earlier
@@ -694,17 +853,10 @@ impl ExemplarColorize {
         width: usize,
         height: usize,
     ) -> Result<Choice, gst::FlowError> {
+        self.wait_for_library()?;
         let fixed = match &*lock(&self.references) {
-            Some(References::Fixed(path)) => Some(path.clone()),
-            Some(References::Library { .. }) => None,
-            None => {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Failed,
-                    ("The reference library is not open")
-                );
-                return Err(gst::FlowError::Error);
-            }
+            Library::Open(References::Fixed(path)) => Some(path.clone()),
+            _ => None,
         };
         if let Some(path) = fixed {
             return Ok(Choice {
@@ -746,7 +898,7 @@ impl ExemplarColorize {
             .filter(|&(_, _, similarity)| settings.scene_memory && similarity >= threshold);
 
         let library = lock(&self.references);
-        let Some(References::Library { root, index }) = &*library else {
+        let Library::Open(References::Library { root, index }) = &*library else {
             return Err(gst::FlowError::Error);
         };
         let ranked = retrieval::rank(index, &frame, shortlist);
@@ -1625,6 +1777,10 @@ impl ElementImpl for ExemplarColorize {
                 return Err(gst::StateChangeError);
             }
         }
+        if transition == gst::StateChange::PausedToReady {
+            // Before the pads deactivate: a frame waiting for the index holds the stream lock.
+            self.interrupt_waits(true);
+        }
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::ReadyToNull {
             *lock(&self.models) = None;
@@ -1641,6 +1797,7 @@ impl BaseTransformImpl for ExemplarColorize {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = State::default();
+        self.interrupt_waits(false);
         // Model properties changed in READY take effect here.
         self.load_models()?;
         if self.prepare_plan()? {
@@ -1650,8 +1807,9 @@ impl BaseTransformImpl for ExemplarColorize {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.stop_indexing();
         *lock(&self.state) = State::default();
-        *lock(&self.references) = None;
+        *lock(&self.references) = Library::Closed;
         Ok(())
     }
 
@@ -1791,7 +1949,9 @@ impl BaseTransformImpl for ExemplarColorize {
                     }
                 }
             }
+            gst::EventView::FlushStart(_) => self.interrupt_waits(true),
             gst::EventView::FlushStop(_) => {
+                self.interrupt_waits(false);
                 let mut state = lock(&self.state);
                 state.received = 0;
                 state.pending_scene = Some(0);
