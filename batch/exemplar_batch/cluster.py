@@ -277,9 +277,13 @@ def connect(address, workers, cpus_per_task):
     else:
         ray.init(num_cpus=workers * cpus_per_task, runtime_env=environment,
                  include_dashboard=False, logging_level="WARNING")
-    gpus = ray.cluster_resources().get("GPU", 0)
-    # With GPUs, each task takes one (and exemplarcolorize's execution-provider=auto uses it).
-    return {"num_cpus": cpus_per_task, "num_gpus": 1 if gpus else 0}
+    return task_resources(ray.cluster_resources(), cpus_per_task)
+
+
+def task_resources(cluster, cpus_per_task):
+    """What each task asks Ray for: with GPUs in the cluster, one of them (exemplarcolorize's
+    execution-provider=auto then runs on it in a CUDA build), and its share of the cores."""
+    return {"num_cpus": cpus_per_task, "num_gpus": 1 if cluster.get("GPU", 0) >= 1 else 0}
 
 
 def run(films, out, settings):
@@ -324,7 +328,11 @@ def run(films, out, settings):
             try:
                 result = ray.get(ref)
             except Exception as err:  # noqa: BLE001 - one film's failure must not stop the rest
-                fail(film, f"{kind}: {cause(err)}")
+                what = {"analyse": "the planning pass (decoding the whole film) failed",
+                        "segment": f"colouring frames {getattr(extra, 'first', 0)}-"
+                                   f"{getattr(extra, 'end', 0)} failed",
+                        "join": "joining the coloured ranges failed"}[kind]
+                fail(film, f"{what}: {cause(err)}")
                 continue
             if kind == "analyse":
                 frames = result["frames"]
