@@ -43,7 +43,8 @@ def main(argv=None):
                         help="tasks at once on the local cluster (default: half the cores)")
     parser.add_argument("--cpus-per-task", type=int, default=None,
                         help="cores per task, and exemplarcolorize's threads (default: the "
-                             "cores divided by --workers locally, 4 on a cluster)")
+                             "cores divided by --workers locally; on a cluster 4, or the "
+                             "largest node's cores when fewer)")
     parser.add_argument("--segment-seconds", type=float, default=60.0,
                         help="length of the ranges of whole scenes coloured in parallel "
                              "(default 60; 0: each film in one piece)")
@@ -65,8 +66,8 @@ def main(argv=None):
         parser.error("force-keyframes does not reach the encoder of a batch run; leave it out")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    if args.cpus_per_task is None:
-        args.cpus_per_task = 4 if args.address else max(1, (os.cpu_count() or 1) // args.workers)
+    if args.cpus_per_task is None and not args.address:
+        args.cpus_per_task = max(1, (os.cpu_count() or 1) // args.workers)
     return cluster.main(args)
 
 

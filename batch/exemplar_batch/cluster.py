@@ -23,6 +23,9 @@ from . import split
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 WORK = ".exemplar-batch"
+# Cores per task on an existing cluster unless --cpus-per-task says otherwise (fewer on
+# smaller nodes).
+CLUSTER_CPUS_PER_TASK = 4
 # A task whose worker dies (killed, out of memory, node lost) runs again this many times.
 RETRIES = 3
 
@@ -277,6 +280,14 @@ def connect(address, workers, cpus_per_task):
     else:
         ray.init(num_cpus=workers * cpus_per_task, runtime_env=environment,
                  include_dashboard=False, logging_level="WARNING")
+    largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]),
+                  default=0)
+    if cpus_per_task is None:
+        cpus_per_task = max(1, min(CLUSTER_CPUS_PER_TASK, int(largest)))
+    if cpus_per_task > largest:
+        # Ray would wait for such a node for ever.
+        raise ValueError(f"no node of the cluster has {cpus_per_task} CPUs (the largest has "
+                         f"{largest:g}): lower --cpus-per-task")
     return task_resources(ray.cluster_resources(), cpus_per_task)
 
 
@@ -413,10 +424,15 @@ def main(args):
     if not os.path.isdir(refs):
         print(f"error: the reference folder {refs} does not exist", file=sys.stderr)
         return 2
-    resources = connect(args.address, args.workers, args.cpus_per_task)
+    try:
+        resources = connect(args.address, args.workers, args.cpus_per_task)
+    except ValueError as err:
+        ray.shutdown()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     colorize = dict(option.split("=", 1) for option in args.colorize_option)
     if not resources["num_gpus"]:
-        colorize.setdefault("threads", str(args.cpus_per_task))
+        colorize.setdefault("threads", str(resources["num_cpus"]))
     settings = Settings(
         refs=refs, index=os.path.join(out, WORK, "index"), colorize=colorize,
         scenecut=dict(option.split("=", 1) for option in args.scenecut_option),
