@@ -278,7 +278,8 @@ def connect(address, workers, cpus_per_task):
     if address:
         ray.init(address=address, runtime_env=environment, logging_level="WARNING")
     else:
-        ray.init(num_cpus=workers * cpus_per_task, runtime_env=environment,
+        # A cluster of its own even where `ray start` left one running on this machine.
+        ray.init(address="local", num_cpus=workers * cpus_per_task, runtime_env=environment,
                  include_dashboard=False, logging_level="WARNING")
     largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]),
                   default=0)
