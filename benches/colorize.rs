@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! Figures for `exemplarcolorize` on this machine's CPU: whole-element frames per second,
-//! index build photos per second, search and re-ranking time over 1k and 10k photos, and
-//! the cost of a scene start.
+//! the per-frame chain stage by stage without a pipeline, index build photos per second,
+//! search and re-ranking time over 1k and 10k photos, and the cost of a scene start.
 //! Needs the generated media and models (`bash scripts/setup.sh`).
 //!
 //!     cargo bench --bench colorize
@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst::prelude::*;
+use gstexemplar::colorize::chain::{ChainSettings, FrameChain, Lightness, StageTimes, Target};
+use gstexemplar::colorize::color::{Colorimetry, LabToVideo, Matrix, Range, Transfer};
 use gstexemplar::colorize::descriptor::{Descriptor, LocalFeatures};
 use gstexemplar::colorize::index::{normalized, Index, PhotoKey};
 use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
-use gstexemplar::colorize::render;
+use gstexemplar::colorize::render::{self, OutputLayout, OutputPlanes};
 use gstexemplar::colorize::retrieval;
 
 fn media() -> PathBuf {
@@ -184,6 +186,70 @@ fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
     started.elapsed().as_secs_f64() * 100.0
 }
 
+/// Mean stage times of the per-frame chain on a `width × height` frame into I420, with the
+/// element's defaults (inference size 256, one reference), after a warm-up frame.
+fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes {
+    let photo = library::load_photo(&media().join("refs/china.jpg"), retrieval::PHOTO_SHORT_SIDE)
+        .expect("photo");
+    let (w, h) = render::working_size(photo.width, photo.height, 256);
+    let reference = models
+        .encode_reference(&retrieval::photo_lab(&photo, (w, h)), w, h)
+        .expect("encode");
+    let lightness: Vec<f32> = (0..width * height)
+        .map(|i| ((i % width) as f32 / width as f32 * 100.0 + (i / width) as f32 * 0.05) % 100.0)
+        .collect();
+    let convert = LabToVideo::new(Colorimetry {
+        range: Range::Limited,
+        matrix: Matrix::Bt709,
+        transfer: Transfer::Bt709,
+    });
+    let (mut luma, mut cb, mut cr) = (
+        vec![0u8; width * height],
+        vec![0u8; width * height / 4],
+        vec![0u8; width * height / 4],
+    );
+    let mut chain = FrameChain::default();
+    let mut total = StageTimes::default();
+    let frames = 10;
+    for frame in 0..=frames {
+        let mut planes = OutputPlanes {
+            planes: vec![
+                (&mut luma[..], width),
+                (&mut cb[..], width / 2),
+                (&mut cr[..], width / 2),
+            ],
+        };
+        let times = chain
+            .colorize(
+                Lightness {
+                    data: &lightness,
+                    width,
+                    height,
+                },
+                &[(&reference, 1.0)],
+                |small, (w, h), reference| models.colorize(small, w, h, reference),
+                ChainSettings {
+                    inference_size: 256,
+                    temporal_smoothing: 0.35,
+                },
+                Target {
+                    layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+                    convert: &convert,
+                    planes: &mut planes,
+                },
+            )
+            .expect("colorize");
+        if frame > 0 {
+            total.resize += times.resize / frames;
+            total.colorizer += times.colorizer / frames;
+            total.upsample += times.upsample / frames;
+            total.write += times.write / frames;
+            total.working_size = times.working_size;
+        }
+    }
+    total
+}
+
 fn main() {
     gst::init().expect("gst");
     gstexemplar::plugin_register_static().expect("plugin");
@@ -224,6 +290,22 @@ fn main() {
         },
     )
     .expect("models");
+    for (width, height) in [(640, 360), (1280, 720), (1920, 1080)] {
+        let t = chain_stages(&mut models, width, height);
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let all = ms(t.resize) + ms(t.colorizer) + ms(t.upsample) + ms(t.write);
+        println!(
+            "  per-frame chain, {width}x{height} -> I420 (no pipeline): resize {:.1} ms, colorizer \
+             {:.1} ms at {}x{}, upsample {:.1} ms, write {:.1} ms: {all:.1} ms, {:.1} frames/s",
+            ms(t.resize),
+            ms(t.colorizer),
+            t.working_size.0,
+            t.working_size.1,
+            ms(t.upsample),
+            ms(t.write),
+            1e3 / all
+        );
+    }
     println!(
         "  index build: {:.1} photos/s (decode, luminance, embed)",
         index_build(&mut models, 4)

@@ -3,6 +3,7 @@
 //! The colorization side of the plugin, free of GStreamer types: colour science, resampling,
 //! the reference library and its retrieval index, and the models.
 
+pub mod chain;
 pub mod color;
 pub mod colour_input;
 pub mod descriptor;

@@ -14,16 +14,15 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, ReferenceChanged};
+use crate::colorize::chain::{ChainSettings, FrameChain, Lightness, Target};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
-use crate::colorize::fusion;
 use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
 use crate::colorize::library::{self, Photo};
 use crate::colorize::memory::SceneMemory;
 use crate::colorize::plan::{Plan, PlannedReference, PlannedScene};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
-use crate::colorize::resample::resize;
 use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
 use crate::colorize::temporal;
 use crate::scene_change::SceneChange;
@@ -54,9 +53,6 @@ const REPORTED_CANDIDATES: usize = 3;
 const MAX_TOP_K: u32 = 8;
 /// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
 const REMEMBERED_SCENES: usize = 1024;
-/// Radius, at working resolution, of the guided upsampling of chroma to the frame.
-const UPSAMPLE_RADIUS: usize = 4;
-
 /// How often indexing saves the index built so far.
 const INDEX_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -207,8 +203,8 @@ struct State {
     pending_scene: Option<u32>,
     scene: u32,
     current: Vec<SceneReference>,
-    /// The previous frame's chroma, for temporal stabilisation within the scene.
-    previous: temporal::Previous,
+    /// What carries over between the frames of a scene; taken out while a frame is coloured.
+    chain: FrameChain,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: HashMap<PathBuf, Arc<EncodedReference>>,
     /// Scenes since the stream started or was flushed (like scene numbers), with the index
@@ -253,7 +249,7 @@ impl Default for State {
             pending_scene: Some(0),
             scene: 0,
             current: Vec::new(),
-            previous: temporal::Previous::default(),
+            chain: FrameChain::default(),
             cache: HashMap::new(),
             memory: SceneMemory::new(REMEMBERED_SCENES),
             scene_in_colour: false,
@@ -1328,7 +1324,7 @@ impl ExemplarColorize {
                     .any(|(a, b)| a.path != b.path)
                 || scene == 0;
             state.current = current.clone();
-            state.previous.clear();
+            state.chain.start_scene();
             state.scene = scene;
             (state.frame(), changed)
         };
@@ -2135,7 +2131,7 @@ impl VideoFilterImpl for ExemplarColorize {
                 // A scene that starts in colour needs no reference.
                 let mut state = lock(&self.state);
                 state.scene = scene;
-                state.previous.clear();
+                state.chain.start_scene();
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -2181,59 +2177,52 @@ impl VideoFilterImpl for ExemplarColorize {
             None => lock(&self.state).current.clone(),
         };
 
-        let (sw, sh) = render::working_size(width, height, inference_size);
-        let started = Instant::now();
-        let small = resize(&lightness, width, height, sw, sh);
-        let prepared = Instant::now();
-        let predictions = self
-            .with_models(|m| {
-                references
-                    .iter()
-                    .map(|r| m.colorize(&small, sw, sh, &r.encoded))
-                    .collect::<Result<Vec<_>, _>>()
-            })?
-            .map_err(|err| {
-                gst::element_imp_error!(
-                    self,
-                    gst::LibraryError::Failed,
-                    ("Colorizing failed: {}", err)
-                );
-                gst::FlowError::Error
-            })?;
-        let similarities: Vec<f32> = references.iter().map(|r| r.similarity).collect();
-        // No references: a scene left grey (`below-min-score`) gets neutral chroma.
-        let (mut a, mut b) = if predictions.is_empty() {
-            (vec![0.0; sw * sh], vec![0.0; sw * sh])
-        } else {
-            fusion::fuse(predictions, &similarities)
-        };
-        lock(&self.state)
-            .previous
-            .stabilise(temporal_smoothing, &small, &mut a, &mut b);
-        let inferred = Instant::now();
-        let chroma = render::upsample_chroma(
-            &lightness,
-            (width, height),
-            &small,
-            (sw, sh),
-            (&a, &b),
-            layout.chroma_size(width, height),
-            UPSAMPLE_RADIUS,
-        );
-        let upsampled = Instant::now();
-
-        let mut out = output_planes(outframe, layout, luma, &luma_map);
-        render::write_colour(layout, &chroma, &convert, &mut out);
-        let state = lock(&self.state);
+        let weighted: Vec<(&EncodedReference, f32)> = references
+            .iter()
+            .map(|r| (&*r.encoded, r.similarity))
+            .collect();
+        let mut chain = std::mem::take(&mut lock(&self.state).chain);
+        let mut planes = output_planes(outframe, layout, luma, &luma_map);
+        let coloured = self.with_models(|m| {
+            chain.colorize(
+                Lightness {
+                    data: &lightness,
+                    width,
+                    height,
+                },
+                &weighted,
+                |small, (w, h), reference| m.colorize(small, w, h, reference),
+                ChainSettings {
+                    inference_size,
+                    temporal_smoothing,
+                },
+                Target {
+                    layout,
+                    convert: &convert,
+                    planes: &mut planes,
+                },
+            )
+        });
+        let mut state = lock(&self.state);
+        state.chain = chain;
+        let times = coloured?.map_err(|err| {
+            gst::element_imp_error!(
+                self,
+                gst::LibraryError::Failed,
+                ("Colorizing failed: {}", err)
+            );
+            gst::FlowError::Error
+        })?;
+        let (sw, sh) = times.working_size;
         gst::log!(
             CAT,
             imp = self,
             "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample {:.1} ms, write {:.1} ms",
             state.frame(),
-            (prepared - started).as_secs_f64() * 1e3,
-            (inferred - prepared).as_secs_f64() * 1e3,
-            (upsampled - inferred).as_secs_f64() * 1e3,
-            upsampled.elapsed().as_secs_f64() * 1e3
+            times.resize.as_secs_f64() * 1e3,
+            times.colorizer.as_secs_f64() * 1e3,
+            times.upsample.as_secs_f64() * 1e3,
+            times.write.as_secs_f64() * 1e3
         );
         Ok(gst::FlowSuccess::Ok)
     }

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The per-frame chain, free of GStreamer types: a grey frame's lightness and its scene's
+//! references in, the output's colour planes out (the luma plane is the caller's). The element
+//! runs it on every frame; benchmarks and tests run it without a pipeline, with the models or
+//! with a predictor of their own.
+
+use std::time::{Duration, Instant};
+
+use super::color::LabToVideo;
+use super::fusion;
+use super::inference::Prediction;
+use super::render::{self, OutputLayout, OutputPlanes};
+use super::resample::resize;
+use super::temporal;
+
+/// Radius, at working resolution, of the guided upsampling of chroma to the frame.
+pub const UPSAMPLE_RADIUS: usize = 4;
+
+/// A frame's lightness (CIE L*), `width × height`, row after row.
+#[derive(Debug, Clone, Copy)]
+pub struct Lightness<'a> {
+    pub data: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+}
+
+/// The settings a frame is coloured with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainSettings {
+    /// Short side of the working size the colorizer runs at.
+    pub inference_size: usize,
+    /// Weight of the previous frame's colours where the picture did not change.
+    pub temporal_smoothing: f64,
+}
+
+/// Where the colour goes: the output's layout, its colorimetry, its planes.
+pub struct Target<'a, 'b> {
+    pub layout: OutputLayout,
+    pub convert: &'a LabToVideo,
+    pub planes: &'a mut OutputPlanes<'b>,
+}
+
+/// Where a frame's time went, and the working size it was coloured at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub working_size: (usize, usize),
+    pub resize: Duration,
+    pub colorizer: Duration,
+    pub upsample: Duration,
+    pub write: Duration,
+}
+
+/// What carries over from one frame to the next within a scene: its colours, which temporal
+/// smoothing holds where the picture stays still.
+#[derive(Debug, Default)]
+pub struct FrameChain {
+    previous: temporal::Previous,
+}
+
+impl FrameChain {
+    /// A new scene: nothing of the previous one carries over.
+    pub fn start_scene(&mut self) {
+        self.previous.clear();
+    }
+
+    /// Colours one frame from the scene's references, each with the weight of its match with
+    /// the scene (no references: neutral chroma). `predict(lightness, (width, height),
+    /// reference)` runs the colorizer at the working size.
+    pub fn colorize<R, E>(
+        &mut self,
+        frame: Lightness,
+        references: &[(&R, f32)],
+        mut predict: impl FnMut(&[f32], (usize, usize), &R) -> Result<Prediction, E>,
+        settings: ChainSettings,
+        target: Target,
+    ) -> Result<StageTimes, E> {
+        let size = (frame.width, frame.height);
+        let (sw, sh) = render::working_size(frame.width, frame.height, settings.inference_size);
+        let started = Instant::now();
+        let small = resize(frame.data, frame.width, frame.height, sw, sh);
+        let prepared = Instant::now();
+        let predictions = references
+            .iter()
+            .map(|&(reference, _)| predict(&small, (sw, sh), reference))
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
+        let (mut a, mut b) = if predictions.is_empty() {
+            (vec![0.0; sw * sh], vec![0.0; sw * sh])
+        } else {
+            fusion::fuse(predictions, &weights)
+        };
+        self.previous
+            .stabilise(settings.temporal_smoothing, &small, &mut a, &mut b);
+        let inferred = Instant::now();
+        let chroma = render::upsample_chroma(
+            frame.data,
+            size,
+            &small,
+            (sw, sh),
+            (&a, &b),
+            target.layout.chroma_size(frame.width, frame.height),
+            UPSAMPLE_RADIUS,
+        );
+        let upsampled = Instant::now();
+        render::write_colour(target.layout, &chroma, target.convert, target.planes);
+        Ok(StageTimes {
+            working_size: (sw, sh),
+            resize: prepared - started,
+            colorizer: inferred - prepared,
+            upsample: upsampled - inferred,
+            write: upsampled.elapsed(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::colorize::color::{Colorimetry, Matrix, Range, Transfer};
+
+    const COLORIMETRY: Colorimetry = Colorimetry {
+        range: Range::Limited,
+        matrix: Matrix::Bt601,
+        transfer: Transfer::Bt709,
+    };
+
+    /// Colours a flat 64x48 frame of L* 60 into I420 planes with a predictor that answers
+    /// `ab` everywhere; returns the working size and the Cb, Cr planes.
+    fn flat_frame(
+        chain: &mut FrameChain,
+        ab: Option<(f32, f32)>,
+        smoothing: f64,
+    ) -> ((usize, usize), Vec<u8>, Vec<u8>) {
+        let (width, height) = (64, 48);
+        let lightness = vec![60.0f32; width * height];
+        let convert = LabToVideo::new(COLORIMETRY);
+        let mut luma = vec![0u8; width * height];
+        let mut cb = vec![0u8; width * height / 4];
+        let mut cr = vec![0u8; width * height / 4];
+        let mut planes = OutputPlanes {
+            planes: vec![
+                (&mut luma, width),
+                (&mut cb, width / 2),
+                (&mut cr, width / 2),
+            ],
+        };
+        let reference = ();
+        let references: Vec<(&(), f32)> = ab.iter().map(|_| (&reference, 1.0)).collect();
+        let times = chain
+            .colorize(
+                Lightness {
+                    data: &lightness,
+                    width,
+                    height,
+                },
+                &references,
+                |small: &[f32], (w, h), _: &()| {
+                    assert_eq!(small.len(), w * h);
+                    let (a, b) = ab.unwrap();
+                    Ok::<_, ()>(Prediction {
+                        a: vec![a; w * h],
+                        b: vec![b; w * h],
+                        confidence: vec![1.0; w * h],
+                    })
+                },
+                ChainSettings {
+                    inference_size: 32,
+                    temporal_smoothing: smoothing,
+                },
+                Target {
+                    layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+                    convert: &convert,
+                    planes: &mut planes,
+                },
+            )
+            .unwrap();
+        assert!(
+            luma.iter().all(|&y| y == 0),
+            "the luma plane is the caller's"
+        );
+        (times.working_size, cb, cr)
+    }
+
+    #[test]
+    fn a_frame_gets_its_references_colour_at_the_working_size() {
+        let mut chain = FrameChain::default();
+        let (size, cb, cr) = flat_frame(&mut chain, Some((30.0, -20.0)), 0.0);
+        assert_eq!(size, (48, 32));
+        let expected = LabToVideo::new(COLORIMETRY).cbcr8(60.0, 30.0, -20.0);
+        assert!(cb.iter().all(|&v| v == expected[0]), "{:?}", &cb[..4]);
+        assert!(cr.iter().all(|&v| v == expected[1]), "{:?}", &cr[..4]);
+    }
+
+    #[test]
+    fn no_references_give_neutral_chroma() {
+        let mut chain = FrameChain::default();
+        let (_, cb, cr) = flat_frame(&mut chain, None, 0.35);
+        let neutral = LabToVideo::new(COLORIMETRY).cbcr8(60.0, 0.0, 0.0);
+        assert_eq!(neutral, [128, 128]);
+        assert!(cb.iter().all(|&v| v == 128) && cr.iter().all(|&v| v == 128));
+    }
+
+    #[test]
+    fn colours_carry_over_within_a_scene_and_not_across_scenes() {
+        let mut chain = FrameChain::default();
+        let (_, first, _) = flat_frame(&mut chain, Some((30.0, 0.0)), 0.5);
+        // The picture did not change: half of the previous frame's colour is kept.
+        let (_, held, _) = flat_frame(&mut chain, Some((-30.0, 0.0)), 0.5);
+        chain.start_scene();
+        let (_, fresh, _) = flat_frame(&mut chain, Some((-30.0, 0.0)), 0.5);
+        let convert = LabToVideo::new(COLORIMETRY);
+        assert_eq!(first[0], convert.cbcr8(60.0, 30.0, 0.0)[0]);
+        assert_eq!(held[0], convert.cbcr8(60.0, 0.0, 0.0)[0]);
+        assert_eq!(fresh[0], convert.cbcr8(60.0, -30.0, 0.0)[0]);
+    }
+}
