@@ -258,7 +258,7 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let fixed = format!("reference={}", media().join("refs/china.jpg").display());
-    for (w, h) in [(640, 360), (1280, 720)] {
+    for (w, h) in [(640, 360), (1280, 720), (1920, 1080)] {
         println!(
             "  whole element, {w}x{h} I420 -> I420: {:.1} frames/s",
             element_fps(w, h, 120, &fixed)

@@ -1700,7 +1700,19 @@ fn indexing_runs_beside_the_state_change_and_stops_with_the_pipeline() {
             && !started.contains(&gst::ProgressType::Complete),
         "{started:?}"
     );
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Some photos embedded (progress is posted every half second): then stop.
+    loop {
+        let message = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(60),
+                &[gst::MessageType::Progress],
+            )
+            .expect("no indexing progress in 60 s");
+        if matches!(message.view(), gst::MessageView::Progress(p) if p.get().0 == gst::ProgressType::Continue)
+        {
+            break;
+        }
+    }
     // Stopping stops the indexing and keeps what it embedded.
     pipeline.set_state(gst::State::Null).unwrap();
     let saved = read_index(&index_path).len();

@@ -119,10 +119,15 @@ pub fn upsample_chroma(
         let guide_high: Vec<f32> = lightness_chroma.iter().map(|l| l / 100.0).collect();
         let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
         let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
-        (
-            upsampler.upsample(ab.0, &guide_high),
-            upsampler.upsample(ab.1, &guide_high),
-        )
+        // a* and b* are independent: each on a core of its own.
+        std::thread::scope(|scope| {
+            let a = scope.spawn(|| upsampler.upsample(ab.0, &guide_high));
+            let b = upsampler.upsample(ab.1, &guide_high);
+            let a = a
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (a, b)
+        })
     };
     Chroma {
         width: chroma.0,
@@ -222,20 +227,44 @@ pub fn write_cbcr(
     layout: OutputLayout,
     (w, h): (usize, usize),
     out: &mut OutputPlanes,
-    cbcr: impl Fn(usize, usize) -> [u8; 2],
+    cbcr: impl Fn(usize, usize) -> [u8; 2] + Sync,
 ) {
     match layout {
         OutputLayout::Planar { .. } => {
             let (first, rest) = out.planes.split_at_mut(2);
-            let (u, u_stride) = (&mut first[1].0, first[1].1);
-            let (v, v_stride) = (&mut rest[0].0, rest[0].1);
-            for y in 0..h {
-                for x in 0..w {
-                    let [cb, cr] = cbcr(x, y);
-                    u[y * u_stride + x] = cb;
-                    v[y * v_stride + x] = cr;
+            let (u, u_stride) = (&mut *first[1].0, first[1].1);
+            let (v, v_stride) = (&mut *rest[0].0, rest[0].1);
+            let bands = bands_for(w * h);
+            let rows = h.div_ceil(bands);
+            let cbcr = &cbcr;
+            std::thread::scope(|scope| {
+                let mut u = &mut u[..];
+                let mut v = &mut v[..];
+                for band in 0..bands {
+                    let (y0, y1) = (band * rows, ((band + 1) * rows).min(h));
+                    if y0 >= y1 {
+                        break;
+                    }
+                    let (u_band, u_rest) = u.split_at_mut(((y1 - y0) * u_stride).min(u.len()));
+                    let (v_band, v_rest) = v.split_at_mut(((y1 - y0) * v_stride).min(v.len()));
+                    u = u_rest;
+                    v = v_rest;
+                    let mut work = move || {
+                        for y in y0..y1 {
+                            for x in 0..w {
+                                let [cb, cr] = cbcr(x, y);
+                                u_band[(y - y0) * u_stride + x] = cb;
+                                v_band[(y - y0) * v_stride + x] = cr;
+                            }
+                        }
+                    };
+                    if band + 1 == bands {
+                        work();
+                    } else {
+                        scope.spawn(work);
+                    }
                 }
-            }
+            });
         }
         OutputLayout::SemiPlanar => {
             let stride = out.planes[1].1;
@@ -250,6 +279,15 @@ pub fn write_cbcr(
         }
         OutputLayout::Rgb { .. } => {}
     }
+}
+
+/// How many threads a plane of `samples` is written with: one per core for planes large enough
+/// to pay for starting them.
+fn bands_for(samples: usize) -> usize {
+    if samples < 200_000 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 /// Copies a luma plane row by row (strides may differ), through `map` (identity when the input

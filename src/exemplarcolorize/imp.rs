@@ -647,6 +647,13 @@ impl ExemplarColorize {
             cancel: cancel.clone(),
         };
         *lock(&self.references) = Library::Indexing;
+        // Posted here, before the state change returns, so that an application always sees
+        // indexing start before anything else of it.
+        self.post_progress(
+            gst::ProgressType::Start,
+            &format!("Indexing {} reference photos", job.photos.len()),
+            0,
+        );
         let element = self.obj().clone();
         let thread = std::thread::Builder::new()
             .name("exemplar-index".into())
@@ -685,11 +692,6 @@ impl ExemplarColorize {
             cancel,
         } = job;
         let total = photos.len();
-        self.post_progress(
-            gst::ProgressType::Start,
-            &format!("Indexing {total} reference photos"),
-            0,
-        );
         let started = Instant::now();
         let mut last_report = Instant::now();
         let describe = |photo: &Photo| {
