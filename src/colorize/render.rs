@@ -281,13 +281,18 @@ pub fn write_cbcr(
     }
 }
 
+/// The cores the planes are written with, asked once: the answer reads the process's CPU
+/// affinity and cgroup limits, which is not work for every frame.
+static CORES: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+
 /// How many threads a plane of `samples` is written with: one per core for planes large enough
 /// to pay for starting them.
 fn bands_for(samples: usize) -> usize {
     if samples < 200_000 {
         return 1;
     }
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    *CORES
 }
 
 /// Copies a luma plane row by row (strides may differ), through `map` (identity when the input

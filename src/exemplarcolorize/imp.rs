@@ -2126,41 +2126,43 @@ impl VideoFilterImpl for ExemplarColorize {
                 colour_threshold,
             );
         }
-        if let (ColourInput::PassThrough, true, Some((cb, cr)), Some(colorimetry)) =
-            (colour_input, in_colour, input_chroma, input_colorimetry)
-        {
-            if let Some(scene) = pending {
-                // A scene that starts in colour needs no reference.
-                let mut state = lock(&self.state);
-                state.scene = scene;
-                state.chain.start_scene();
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "scene {scene} starts in colour (chroma spread {:.1}): passed through",
-                    spread.unwrap_or_default()
-                );
-            }
-            let mut out = output_planes(outframe, layout, luma, &luma_map);
-            colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out);
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        if mode == Mode::Plan {
-            if let Some(scene) = pending {
-                let lightness = render::lightness_plane(luma, &table);
-                let current = self.start_scene(scene, pts, &lightness, (width, height), None)?;
-                if let Some(planned) = lock(&self.state).planned.last_mut() {
-                    planned.references = Some(
-                        current
-                            .iter()
-                            .map(|r| PlannedReference {
-                                path: r.path.clone(),
-                                similarity: r.similarity,
-                            })
-                            .collect(),
+        let passed_through = colour_input == ColourInput::PassThrough
+            && in_colour
+            && input_chroma.is_some()
+            && input_colorimetry.is_some();
+        if passed_through || mode == Mode::Plan {
+            match pending {
+                Some(scene) if passed_through => {
+                    // A scene that starts in colour needs no reference.
+                    let mut state = lock(&self.state);
+                    state.scene = scene;
+                    state.chain.start_scene();
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "scene {scene} starts in colour (chroma spread {:.1}): passed through",
+                        spread.unwrap_or_default()
                     );
                 }
+                Some(scene) => {
+                    let lightness = render::lightness_plane(luma, &table);
+                    let current =
+                        self.start_scene(scene, pts, &lightness, (width, height), None)?;
+                    if let Some(planned) = lock(&self.state).planned.last_mut() {
+                        planned.references = Some(
+                            current
+                                .iter()
+                                .map(|r| PlannedReference {
+                                    path: r.path.clone(),
+                                    similarity: r.similarity,
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                None => {}
             }
+            // The frame leaves as it came: its own colour, or none.
             let mut out = output_planes(outframe, layout, luma, &luma_map);
             match (input_chroma, input_colorimetry) {
                 (Some((cb, cr)), Some(colorimetry)) => {
@@ -2205,8 +2207,7 @@ impl VideoFilterImpl for ExemplarColorize {
                 },
             )
         });
-        let mut state = lock(&self.state);
-        state.chain = chain;
+        lock(&self.state).chain = chain;
         let times = coloured?.map_err(|err| {
             gst::element_imp_error!(
                 self,
@@ -2220,7 +2221,7 @@ impl VideoFilterImpl for ExemplarColorize {
             CAT,
             imp = self,
             "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample {:.1} ms, write {:.1} ms",
-            state.frame(),
+            lock(&self.state).frame(),
             times.resize.as_secs_f64() * 1e3,
             times.colorizer.as_secs_f64() * 1e3,
             times.upsample.as_secs_f64() * 1e3,
