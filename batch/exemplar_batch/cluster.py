@@ -143,7 +143,7 @@ def analyse_task(film, settings, progress):
 
 
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
-def segment_task(film, settings, segment, expected, end, progress):
+def segment_task(film, settings, segment, caps, expected, end, progress):
     from . import media
     output = os.path.join(film.work, f"segment-{segment.number:04d}.mkv")
     sidecar = f"{output}.json"
@@ -151,22 +151,21 @@ def segment_task(film, settings, segment, expected, end, progress):
         return read_json(sidecar)["caps"]
     key = f"{film.name}/segment-{segment.number}"
     with tracked(film, f"segment-{segment.number:04d}", settings):
-        caps = media.colorize_range(film.path, os.path.join(film.work, "plan.json"),
-                                    read_json(os.path.join(film.work, "analysis.json"))["caps"],
-                                    settings.colorize, expected, end, output,
-                                    segment.first == 0, reporter(progress, key))
-    write_json(sidecar, {"caps": caps, "frames": len(expected)})
+        out_caps = media.colorize_range(film.path, os.path.join(film.work, "plan.json"), caps,
+                                        settings.colorize, expected, end, output,
+                                        segment.first == 0, reporter(progress, key))
+    write_json(sidecar, {"caps": out_caps, "frames": len(expected)})
     progress.done.remote(key)
-    return caps
+    return out_caps
 
 
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
-def join_task(film, settings, segments, frames, caps, progress):
+def join_task(film, settings, segments, caps, progress):
     from . import media
-    timing = read_json(os.path.join(film.work, "analysis.json"))["segment"]
+    analysis = read_json(os.path.join(film.work, "analysis.json"))
     with tracked(film, "join", settings):
-        streams = media.join(film.path, segments, frames, caps, timing, settings.encoder,
-                             film.output, reporter(progress, f"{film.name}/join"))
+        streams = media.join(film.path, segments, analysis["frames"], caps, analysis["segment"],
+                             settings.encoder, film.output, reporter(progress, f"{film.name}/join"))
     return streams
 
 
@@ -360,7 +359,7 @@ def run(films, out, settings):
                 film.frames, film.scenes, film.segments = len(frames), len(starts), len(segments)
                 console.total_frames += len(frames)
                 console.total_scenes += len(starts)
-                remaining[film.name] = {"left": len(segments), "caps": None, "frames": frames,
+                remaining[film.name] = {"left": len(segments), "caps": None,
                                         "paths": [os.path.join(film.work, f"segment-{s.number:04d}.mkv")
                                                   for s in segments]}
                 print(f"[batch] {film.name}: {len(frames)} frames, {len(starts)} scenes, "
@@ -368,7 +367,8 @@ def run(films, out, settings):
                 for segment in segments:
                     end = pts[segment.end] if segment.end < len(pts) else None
                     ref = segment_task.options(**options).remote(
-                        film, settings, segment, pts[segment.first:segment.end], end, progress)
+                        film, settings, segment, result["caps"], pts[segment.first:segment.end],
+                        end, progress)
                     pending[ref] = ("segment", film, segment)
             elif kind == "segment":
                 state = remaining[film.name]
@@ -378,7 +378,7 @@ def run(films, out, settings):
                 console.finished_scenes += extra.scenes
                 if state["left"] == 0:
                     ref = join_task.options(**options).remote(
-                        film, settings, state["paths"], state["frames"], state["caps"], progress)
+                        film, settings, state["paths"], state["caps"], progress)
                     pending[ref] = ("join", film, None)
             else:
                 film.audio = result

@@ -97,6 +97,18 @@ def run(pipeline, tick=None, interval=0.2):
         pipeline.set_state(Gst.State.NULL)
 
 
+def caps_at_first_buffer(pad):
+    """A list that gets the pad's caps, as a string, when its first buffer passes."""
+    seen = []
+
+    def probe(pad, info):
+        seen.append(pad.get_current_caps().to_string())
+        return Gst.PadProbeReturn.REMOVE
+
+    pad.add_probe(Gst.PadProbeType.BUFFER, probe)
+    return seen
+
+
 def build_index(refs, index, colorize_options):
     """Indexes the reference folder once, into `index`, for every later pass to read."""
     pipeline = launch(
@@ -119,7 +131,6 @@ def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=
                   "plan-location": plan},
     )
     frames = []
-    sink_caps = []
 
     def record(pad, info):
         buffer = info.get_buffer()
@@ -127,8 +138,6 @@ def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=
             frames.append(None)
         else:
             frames.append((buffer.pts, buffer.duration))
-        if not sink_caps:
-            sink_caps.append(pad.get_current_caps().to_string())
         return Gst.PadProbeReturn.OK
 
     segments = []
@@ -141,6 +150,7 @@ def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=
         return Gst.PadProbeReturn.OK
 
     sink = pipeline.get_by_name("colorize").get_static_pad("sink")
+    sink_caps = caps_at_first_buffer(sink)
     sink.add_probe(Gst.PadProbeType.BUFFER, record)
     sink.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, segment)
     lines = run(pipeline, tick=lambda: report and report(len(frames)))
@@ -173,7 +183,6 @@ def colorize_range(film, plan, caps, colorize_options, expected, end, output, fr
     )
     first, seek = expected[0], not from_start
     state = {"ended": False, "passed": [], "seeked": not seek}
-    out_caps = []
 
     # Until the seek's flush, the first decoded frame waits in the gate rather than the decoder
     # racing on through frames that would only be dropped.
@@ -211,12 +220,7 @@ def colorize_range(film, plan, caps, colorize_options, expected, end, output, fr
         gate)
     started = time.monotonic()
 
-    def caps_seen(pad, info):
-        if not out_caps:
-            out_caps.append(pad.get_current_caps().to_string())
-        return Gst.PadProbeReturn.REMOVE
-
-    colorize.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, caps_seen)
+    out_caps = caps_at_first_buffer(colorize.get_static_pad("src"))
 
     def tick():
         # Sent upstream from the colorizer (muxers refuse seeks from downstream); decodebin
