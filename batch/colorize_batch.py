@@ -54,6 +54,10 @@ def main(argv=None):
                         help="a scenecut property (repeatable), e.g. method=rule")
     parser.add_argument("--encoder", default="x264enc",
                         help="encoder with its properties, as in gst-launch (default: x264enc)")
+    parser.add_argument("--stall-seconds", type=float, default=600.0,
+                        help="a pass that shows no new frame and no message for this long "
+                             "(GStreamer stuck on a damaged file, say) is ended and run again, "
+                             "like a task whose worker died (default 600; 0: never)")
     parser.add_argument("--no-reports", action="store_true", help="skip the HTML reports")
     args = parser.parse_args(argv)
     for option in args.colorize_option + args.scenecut_option:

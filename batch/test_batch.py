@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from exemplar_batch import split  # noqa: E402
+from exemplar_batch import cluster, split  # noqa: E402
 from exemplar_batch.cluster import task_resources  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -64,6 +64,57 @@ def test_tasks_ask_for_a_gpu_only_where_the_cluster_has_one():
     assert task_resources({"CPU": 8.0, "GPU": 0.0}, 2) == {"num_cpus": 2, "num_gpus": 0}
 
 
+WATCHED_PASS = """
+import sys
+sys.path.insert(0, {batch!r})
+from exemplar_batch import media
+from gi.repository import Gst
+pipeline = media.launch({description!r})
+frames = []
+pipeline.get_by_name("out").get_static_pad("sink").add_probe(
+    Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
+media.run(pipeline, media.Watch(None, 2, {trace!r}), frames=lambda: len(frames))
+print("ended on its own")
+"""
+
+
+def watched_pass(tmp_path, description):
+    trace = tmp_path / "stall-analyse-1.txt"
+    script = WATCHED_PASS.format(batch=str(ROOT / "batch"), description=description,
+                                 trace=str(trace))
+    done = subprocess.run([sys.executable, "-c", script], env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    return done, trace
+
+
+def test_a_stalled_pass_ends_its_worker_with_its_stacks_and_a_live_one_does_not(tmp_path):
+    # Opening a FIFO nobody writes to blocks inside GStreamer's state change, out of Python's
+    # reach: the watchdog must end the process.
+    fifo = tmp_path / "silent"
+    os.mkfifo(fifo)
+    done, trace = watched_pass(tmp_path, f"filesrc location={fifo} ! fakesink name=out")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ended on its own" not in done.stdout
+    stacks = trace.read_text()
+    assert stacks.startswith("Timeout (0:00:02)!") and "media.py\", line" in stacks, stacks
+    assert " in run\n" in stacks, stacks
+    assert cluster.stalls(tmp_path) == [{"pass": "analyse", "stacks": str(trace)}]
+    why = cluster.failure("analyse", None, RuntimeError("worker died"), tmp_path, 2)
+    assert why == ("the planning pass (decoding the whole film) failed: it showed no frame and "
+                   f"no message for 2 s, and was ended, in 1 attempt(s) (Python stacks: {trace})")
+    cluster.forget_stalls(tmp_path)
+    assert not trace.exists()
+    # Five seconds of frames, never two seconds without one: the pass ends by itself, and its
+    # watchdog leaves nothing behind.
+    done, trace = watched_pass(
+        tmp_path, "videotestsrc num-buffers=50 ! video/x-raw,framerate=10/1 ! fakesink name=out sync=true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "ended on its own"
+    assert not trace.exists()
+    assert cluster.failure("join", None, RuntimeError("boom"), tmp_path, 2) == (
+        "joining the coloured ranges failed: boom")
+
+
 def packets(path, stream):
     """(pts, size, md5) of every packet of a stream, as ffmpeg reads them (no decoding)."""
     done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{stream}",
@@ -84,7 +135,7 @@ def times(path):
 def batch(out, films, reports=False, wait=True):
     command = [sys.executable, str(ROOT / "batch" / "colorize_batch.py"), *map(str, films),
                "--refs", str(out.parent / "refs"), "--out", str(out), "--workers", "2",
-               "--segment-seconds", "2", "--encoder", ENCODER,
+               "--segment-seconds", "2", "--encoder", ENCODER, "--stall-seconds", "120",
                *[f"--colorize-option={k}={v}" for k, v in COLORIZE.items()],
                *([] if reports else ["--no-reports"])]
     if not wait:

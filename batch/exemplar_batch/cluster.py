@@ -41,6 +41,7 @@ class Settings:
     reports: bool
     resources: dict
     run_id: str
+    stall_seconds: float
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Film:
     seconds: float = 0.0
     audio: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    stalled: list = field(default_factory=list)
     started: float = 0.0
 
 
@@ -75,10 +77,15 @@ def read_json(path):
         return json.load(f)
 
 
+STALL_TRACE = "stall-{what}-{pid}.txt"
+
+
 @contextlib.contextmanager
-def tracked(film, what, settings):
-    """Marks a task as running (its worker's pid, for anyone who needs to find or stop it) and
-    counts its attempts in this run."""
+def tracked(film, what, settings, progress):
+    """Marks a task as running (its worker's pid, for anyone who needs to find or stop it),
+    counts its attempts in this run, and gives the pass its Watch: frames reported to
+    `progress`, the worker ended when the pass stalls (see media.Watch)."""
+    from . import media
     running = os.path.join(film.work, "running")
     os.makedirs(running, exist_ok=True)
     with open(os.path.join(film.work, "attempts.log"), "a") as log:
@@ -86,11 +93,32 @@ def tracked(film, what, settings):
     marker = os.path.join(running, f"{what}.pid")
     with open(marker, "w") as f:
         f.write(str(os.getpid()))
+    key = f"{film.name}/{what}"
+    trace = os.path.join(film.work, STALL_TRACE.format(what=what, pid=os.getpid()))
     try:
-        yield
+        yield media.Watch(lambda frames: progress.report.remote(key, frames),
+                          settings.stall_seconds, trace)
     finally:
+        progress.done.remote(key)
         with contextlib.suppress(FileNotFoundError):
             os.remove(marker)
+
+
+def stack_files(work):
+    return sorted(glob.glob(os.path.join(work, STALL_TRACE.format(what="*", pid="*"))))
+
+
+def forget_stalls(work):
+    """Removes what earlier runs' watchdogs left (stacks of stalls; empty files of workers
+    killed otherwise): a summary speaks of its own run."""
+    for path in stack_files(work):
+        os.remove(path)
+
+
+def stalls(work):
+    """The passes of a film (or the index) that stalled, each with its Python stacks."""
+    return [{"pass": os.path.basename(path)[len("stall-"):].rsplit("-", 1)[0], "stacks": path}
+            for path in stack_files(work) if os.path.getsize(path) > 0]
 
 
 @ray.remote(num_cpus=0)
@@ -110,22 +138,13 @@ class Progress:
         return dict(self.frames)
 
 
-def reporter(progress, key):
-    last = [0.0]
-
-    def report(frames):
-        now = time.monotonic()
-        if now - last[0] >= 0.5:
-            last[0] = now
-            progress.report.remote(key, frames)
-
-    return report
-
-
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
 def index_task(settings):
     from . import media
-    media.build_index(settings.refs, settings.index, settings.colorize)
+    trace = os.path.join(os.path.dirname(settings.index),
+                         STALL_TRACE.format(what="index", pid=os.getpid()))
+    media.build_index(settings.refs, settings.index, settings.colorize,
+                      media.Watch(None, settings.stall_seconds, trace))
 
 
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
@@ -134,10 +153,10 @@ def analyse_task(film, settings, progress):
     analysis = os.path.join(film.work, "analysis.json")
     if os.path.exists(analysis):
         return read_json(analysis)
-    with tracked(film, "analyse", settings):
+    with tracked(film, "analyse", settings, progress) as watch:
         result = media.analyse(film.path, settings.refs, settings.index,
                                os.path.join(film.work, "plan.json"), settings.colorize,
-                               settings.scenecut, reporter(progress, f"{film.name}/analyse"))
+                               settings.scenecut, watch)
     write_json(analysis, result)
     return result
 
@@ -149,13 +168,11 @@ def segment_task(film, settings, segment, caps, expected, end, progress):
     sidecar = f"{output}.json"
     if os.path.exists(output) and os.path.exists(sidecar):
         return read_json(sidecar)["caps"]
-    key = f"{film.name}/segment-{segment.number}"
-    with tracked(film, f"segment-{segment.number:04d}", settings):
+    with tracked(film, f"segment-{segment.number:04d}", settings, progress) as watch:
         out_caps = media.colorize_range(film.path, os.path.join(film.work, "plan.json"), caps,
                                         settings.colorize, expected, end, output,
-                                        segment.first == 0, reporter(progress, key))
+                                        segment.first == 0, watch)
     write_json(sidecar, {"caps": out_caps, "frames": len(expected)})
-    progress.done.remote(key)
     return out_caps
 
 
@@ -163,9 +180,9 @@ def segment_task(film, settings, segment, caps, expected, end, progress):
 def join_task(film, settings, segments, caps, progress):
     from . import media
     analysis = read_json(os.path.join(film.work, "analysis.json"))
-    with tracked(film, "join", settings):
+    with tracked(film, "join", settings, progress) as watch:
         streams = media.join(film.path, segments, analysis["frames"], caps, analysis["segment"],
-                             settings.encoder, film.output, reporter(progress, f"{film.name}/join"))
+                             settings.encoder, film.output, watch)
     return streams
 
 
@@ -270,6 +287,24 @@ def cause(error):
     return str(inner) if inner is not None else str(error).strip().splitlines()[-1]
 
 
+def failure(kind, segment, error, work, stall_seconds):
+    """What a film's summary says of a task that failed for good: Ray's cause, or, where its
+    attempts stalled and were ended by the watchdog, that."""
+    what, name = {
+        "index": ("the reference index could not be built", "index"),
+        "analyse": ("the planning pass (decoding the whole film) failed", "analyse"),
+        "segment": (f"colouring frames {getattr(segment, 'first', 0)}-"
+                    f"{getattr(segment, 'end', 0)} failed",
+                    f"segment-{getattr(segment, 'number', 0):04d}"),
+        "join": ("joining the coloured ranges failed", "join"),
+    }[kind]
+    stalled = [s["stacks"] for s in stalls(work) if s["pass"] == name]
+    if stalled:
+        return (f"{what}: it showed no frame and no message for {stall_seconds:g} s, and was "
+                f"ended, in {len(stalled)} attempt(s) (Python stacks: {stalled[-1]})")
+    return f"{what}: {cause(error)}"
+
+
 def connect(address, workers, cpus_per_task):
     environment = {"env_vars": {
         "GST_PLUGIN_PATH": os.environ.get("GST_PLUGIN_PATH", os.path.join(ROOT, "target", "release")),
@@ -310,12 +345,14 @@ def run(films, out, settings):
         film.status, film.error = "failed", why
         print(f"[batch] {film.name}: FAILED: {why}", flush=True)
 
+    forget_stalls(os.path.dirname(settings.index))
     try:
         ray.get(index_task.options(**options).remote(settings))
     except Exception as err:  # noqa: BLE001 - every film needs the index
+        why = failure("index", None, err, os.path.dirname(settings.index), settings.stall_seconds)
         for film in films:
             if film.status == "pending":
-                fail(film, f"the reference index could not be built: {cause(err)}")
+                fail(film, why)
         return summary(films, out, settings, started)
 
     for film in films:
@@ -326,6 +363,7 @@ def run(films, out, settings):
             print(f"[batch] {film.name}: already done ({film.output})", flush=True)
             continue
         os.makedirs(film.work, exist_ok=True)
+        forget_stalls(film.work)
         film.started = time.monotonic()
         pending[analyse_task.options(**options).remote(film, settings, progress)] = ("analyse", film, None)
 
@@ -339,11 +377,7 @@ def run(films, out, settings):
             try:
                 result = ray.get(ref)
             except Exception as err:  # noqa: BLE001 - one film's failure must not stop the rest
-                what = {"analyse": "the planning pass (decoding the whole film) failed",
-                        "segment": f"colouring frames {getattr(extra, 'first', 0)}-"
-                                   f"{getattr(extra, 'end', 0)} failed",
-                        "join": "joining the coloured ranges failed"}[kind]
-                fail(film, f"{what}: {cause(err)}")
+                fail(film, failure(kind, extra, err, film.work, settings.stall_seconds))
                 continue
             if kind == "analyse":
                 frames = result["frames"]
@@ -400,6 +434,11 @@ def run(films, out, settings):
 
 def summary(films, out, settings, started):
     for film in films:
+        if film.work:
+            film.stalled = stalls(film.work)
+        for stall in film.stalled:
+            print(f"[batch] {film.name}: the {stall['pass']} pass stalled and was ended "
+                  f"(Python stacks: {stall['stacks']})", flush=True)
         attempts = os.path.join(film.work, "attempts.log")
         if os.path.exists(attempts):
             with open(attempts) as f:
@@ -410,6 +449,7 @@ def summary(films, out, settings, started):
         "refs": settings.refs,
         "resources": settings.resources,
         "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
+        "index stalled": stalls(os.path.dirname(settings.index)),
         "films": [{k: v for k, v in asdict(film).items() if k not in ("work", "started")}
                   for film in films],
     }
@@ -438,7 +478,8 @@ def main(args):
         refs=refs, index=os.path.join(out, WORK, "index"), colorize=colorize,
         scenecut=dict(option.split("=", 1) for option in args.scenecut_option),
         encoder=args.encoder, segment_seconds=args.segment_seconds, reports=not args.no_reports,
-        resources=resources, run_id=f"{os.getpid()}-{time.time():.0f}")
+        resources=resources, run_id=f"{os.getpid()}-{time.time():.0f}",
+        stall_seconds=args.stall_seconds)
     films = plan_films(paths, out, settings)
     for pattern in unmatched:
         missing = Film(path=pattern, name=os.path.basename(pattern), output="", report="", work="")

@@ -12,6 +12,7 @@ A film goes through three kinds of pass:
   through the same encoder and muxer as the main job, with the film's audio copied.
 """
 
+import faulthandler
 import os
 import threading
 import time
@@ -70,31 +71,81 @@ def message_line(message, number):
     return f'Got message #{number} from element "{source}" (element): {message.get_structure().to_string()}'
 
 
-def run(pipeline, tick=None, interval=0.2):
-    """Plays `pipeline` to its end, calling `tick()` every `interval` seconds. Returns its element
-    messages and warnings as gst-launch -m lines; raises FilmError on an error."""
+class Watch:
+    """What a pass tells the world while it runs: its frames, to `report` (at most twice a
+    second), and that it is alive, to a watchdog.
+
+    A pass that shows no new frame and no bus message for `stall_seconds` (GStreamer stuck on a
+    damaged file, say) cannot be interrupted from Python: the watchdog, a thread of Python's
+    faulthandler that needs no interpreter lock, writes every Python thread's stack to
+    `trace` and ends the process with status 1. Ray then runs the task again in a new worker,
+    as after any worker death. `trace` is removed when the pass ends on its own."""
+
+    def __init__(self, report=None, stall_seconds=0, trace=None):
+        self.report = report
+        self.stall_seconds = stall_seconds
+        self.trace = trace
+        self.file = None
+        self.seen = None
+        self.reported = 0.0
+
+    def __enter__(self):
+        if self.stall_seconds > 0 and self.trace:
+            self.file = open(self.trace, "w")
+            self.rearm()
+        return self
+
+    def rearm(self):
+        faulthandler.dump_traceback_later(self.stall_seconds, file=self.file, exit=True)
+
+    def progress(self, frames, messages):
+        if self.file is not None and (frames, messages) != self.seen:
+            self.seen = (frames, messages)
+            self.rearm()
+        now = time.monotonic()
+        if self.report is not None and now - self.reported >= 0.5:
+            self.reported = now
+            self.report(frames)
+
+    def __exit__(self, *_):
+        if self.file is not None:
+            faulthandler.cancel_dump_traceback_later()
+            self.file.close()
+            os.remove(self.trace)
+            self.file = None
+
+
+def run(pipeline, watch=None, frames=lambda: 0, tick=None, interval=0.2):
+    """Plays `pipeline` to its end. Every `interval` seconds calls `tick()` and tells `watch`
+    the frames done (`frames()`) and the bus messages seen, from the start until the pipeline
+    is back in NULL. Returns its element messages and warnings as gst-launch -m lines; raises
+    FilmError on an error."""
+    watch = watch or Watch()
     bus = pipeline.get_bus()
     lines = []
-    try:
-        pipeline.set_state(Gst.State.PLAYING)
-        number = 0
-        while True:
-            message = bus.timed_pop(int(interval * Gst.SECOND))
-            if tick is not None:
-                tick()
-            if message is None:
-                continue
-            number += 1
-            if message.type == Gst.MessageType.EOS:
-                return lines
-            if message.type == Gst.MessageType.ERROR:
-                error, debug = message.parse_error()
-                where = message.src.get_name() if message.src else "pipeline"
-                raise FilmError(f"{where}: {error.message}" + (f" ({debug.strip()})" if debug else ""))
-            if message.type in (Gst.MessageType.ELEMENT, Gst.MessageType.WARNING):
-                lines.append(message_line(message, number))
-    finally:
-        pipeline.set_state(Gst.State.NULL)
+    with watch:
+        try:
+            pipeline.set_state(Gst.State.PLAYING)
+            number = 0
+            while True:
+                message = bus.timed_pop(int(interval * Gst.SECOND))
+                if tick is not None:
+                    tick()
+                watch.progress(frames(), number)
+                if message is None:
+                    continue
+                number += 1
+                if message.type == Gst.MessageType.EOS:
+                    return lines
+                if message.type == Gst.MessageType.ERROR:
+                    error, debug = message.parse_error()
+                    where = message.src.get_name() if message.src else "pipeline"
+                    raise FilmError(f"{where}: {error.message}"
+                                    + (f" ({debug.strip()})" if debug else ""))
+                if message.type in (Gst.MessageType.ELEMENT, Gst.MessageType.WARNING):
+                    lines.append(message_line(message, number))
+        finally:
+            pipeline.set_state(Gst.State.NULL)
 
 
 def caps_at_first_buffer(pad):
@@ -109,17 +160,17 @@ def caps_at_first_buffer(pad):
     return seen
 
 
-def build_index(refs, index, colorize_options):
+def build_index(refs, index, colorize_options, watch=None):
     """Indexes the reference folder once, into `index`, for every later pass to read."""
     pipeline = launch(
         "videotestsrc num-buffers=1 ! video/x-raw,format=GRAY8,width=64,height=64 "
         "! exemplarcolorize name=colorize ! fakesink",
         colorize={**colorize_options, "refs": refs, "index-location": index},
     )
-    run(pipeline)
+    run(pipeline, watch)
 
 
-def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=None):
+def analyse(film, refs, index, plan, colorize_options, scenecut_options, watch=None):
     """The choosing pass over the whole film: writes the scene plan to `plan`; returns every
     frame's (pts, duration), the caps exemplarcolorize took, and the messages for the report."""
     pipeline = launch(
@@ -153,7 +204,7 @@ def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=
     sink_caps = caps_at_first_buffer(sink)
     sink.add_probe(Gst.PadProbeType.BUFFER, record)
     sink.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, segment)
-    lines = run(pipeline, tick=lambda: report and report(len(frames)))
+    lines = run(pipeline, watch, frames=lambda: len(frames))
     if not frames:
         raise FilmError("the film has no video frames")
     if None in frames:
@@ -164,7 +215,7 @@ def analyse(film, refs, index, plan, colorize_options, scenecut_options, report=
 
 
 def colorize_range(film, plan, caps, colorize_options, expected, end, output, from_start,
-                   report=None):
+                   watch=None):
     """Colours the frames whose timestamps are `expected` (whole scenes; `end` is the next
     frame's pts, None at the end of the film; `from_start` when they start at the film's first
     frame, which needs no seek) into the lossless intermediate `output`, written under a
@@ -235,11 +286,9 @@ def colorize_range(film, plan, caps, colorize_options, expected, end, output, fr
                 raise FilmError(
                     f"the film refuses to seek to {position / Gst.SECOND:.3f} s; colour it in "
                     "one piece (--segment-seconds 0)")
-        if report:
-            report(len(state["passed"]))
 
     try:
-        run(pipeline, tick=tick, interval=0.05)
+        run(pipeline, watch, frames=lambda: len(state["passed"]), tick=tick, interval=0.05)
         check_sequence(expected, state["passed"], f"range from pts {first}")
     except (FilmError, ValueError) as err:
         if os.path.exists(partial):
@@ -249,7 +298,7 @@ def colorize_range(film, plan, caps, colorize_options, expected, end, output, fr
     return out_caps[0]
 
 
-def join(film, segments, frames, caps, timing, encoder, output, report=None):
+def join(film, segments, frames, caps, timing, encoder, output, watch=None):
     """Encodes the intermediates `segments` in order into `output` (under a temporary name until
     complete) with the film's audio copied: frame k gets `frames[k]`'s (pts, duration), in the
     segment `timing` the analysis saw, as the encoder of a single pass would.
@@ -334,7 +383,7 @@ def join(film, segments, frames, caps, timing, encoder, output, report=None):
     feeder = threading.Thread(target=feed_safely, daemon=True)
     feeder.start()
     try:
-        run(pipeline, tick=lambda: report and report(pushed[0]))
+        run(pipeline, watch, frames=lambda: pushed[0])
     except FilmError:
         if os.path.exists(partial):
             os.remove(partial)
