@@ -4,6 +4,7 @@
 //! the reference library and its retrieval index, and the models.
 
 pub mod chain;
+pub mod choice;
 pub mod color;
 pub mod colour_input;
 pub mod descriptor;

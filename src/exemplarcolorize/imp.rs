@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
@@ -15,12 +14,14 @@ use gst_video::subclass::prelude::*;
 
 use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, ReferenceChanged};
 use crate::colorize::chain::{ChainSettings, FrameChain, Lightness, Target};
+use crate::colorize::choice::{
+    self, Choice, ChoiceSettings, Ranked, ReferenceCache, ReferenceChooser,
+};
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
 use crate::colorize::index::{self, Index};
 use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
 use crate::colorize::library::{self, Photo};
-use crate::colorize::memory::SceneMemory;
 use crate::colorize::plan::{Plan, PlannedReference, PlannedScene};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
 use crate::colorize::retrieval::{self, PHOTO_SHORT_SIDE};
@@ -51,8 +52,9 @@ const DEFAULT_MIN_SCORE: f64 = 0.0;
 /// Candidates named in `reference-changed` and logged, best first.
 const REPORTED_CANDIDATES: usize = 3;
 const MAX_TOP_K: u32 = 8;
-/// Scenes remembered per stream: a feature film's worth, about 5 MiB of embeddings.
-const REMEMBERED_SCENES: usize = 1024;
+/// Encoded references kept for scenes that come back to a photo: about 1.1 MB each at the
+/// default inference size, so at most about 70 MB.
+const CACHED_REFERENCES: usize = 64;
 /// How often indexing saves the index built so far.
 const INDEX_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -76,6 +78,26 @@ struct Settings {
     colour_threshold: f64,
     mode: Mode,
     plan_location: Option<String>,
+}
+
+impl Settings {
+    fn choice_settings(&self) -> ChoiceSettings {
+        let below_min_score = match (self.below_min_score, &self.fallback_reference) {
+            (BelowMinScore::Keep, _) => choice::BelowMinScore::KeepPrevious,
+            (BelowMinScore::Fallback, Some(photo)) => {
+                choice::BelowMinScore::Photo(PathBuf::from(photo))
+            }
+            _ => choice::BelowMinScore::Grey,
+        };
+        ChoiceSettings {
+            top_k: self.top_k as usize,
+            candidates: self.candidates as usize,
+            scene_memory: self.scene_memory,
+            scene_memory_threshold: self.scene_memory_threshold as f32,
+            min_score: self.min_score,
+            below_min_score,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -163,19 +185,6 @@ struct IndexJob {
     cancel: Arc<AtomicBool>,
 }
 
-/// The references a scene gets, and why.
-struct Choice {
-    /// Paths with their similarity to the scene's first frame, best first; empty for a grey
-    /// scene; `None` to keep the previous scene's.
-    references: Option<Vec<(PathBuf, f32)>>,
-    /// The earlier scene whose references are reused.
-    reused_from: Option<u32>,
-    /// The best candidates with their re-ranking scores, best first.
-    ranked: Vec<(PathBuf, f32)>,
-    /// False when the best score was below `min-score`.
-    confident: bool,
-}
-
 /// One of the current scene's references.
 #[derive(Clone)]
 struct SceneReference {
@@ -206,10 +215,10 @@ struct State {
     /// What carries over between the frames of a scene; taken out while a frame is coloured.
     chain: FrameChain,
     /// Encoded references by path, so returning to a photo costs nothing.
-    cache: HashMap<PathBuf, Arc<EncodedReference>>,
-    /// Scenes since the stream started or was flushed (like scene numbers), with the index
-    /// entries of their references.
-    memory: SceneMemory<Vec<usize>>,
+    cache: ReferenceCache<EncodedReference>,
+    /// Chooses the scenes' references, remembering the scenes since the stream started or was
+    /// flushed.
+    chooser: ReferenceChooser,
     /// The current scene has had a frame with colour: with `colour-input=pass-through` its
     /// frames leave untouched until the next scene.
     scene_in_colour: bool,
@@ -250,8 +259,8 @@ impl Default for State {
             scene: 0,
             current: Vec::new(),
             chain: FrameChain::default(),
-            cache: HashMap::new(),
-            memory: SceneMemory::new(REMEMBERED_SCENES),
+            cache: ReferenceCache::new(CACHED_REFERENCES),
+            chooser: ReferenceChooser::default(),
             scene_in_colour: false,
             colour_reported: false,
             unsupported_reported: false,
@@ -857,19 +866,14 @@ impl ExemplarColorize {
             _ => None,
         };
         if let Some(path) = fixed {
-            return Ok(Choice {
-                references: Some(vec![(path.clone(), 1.0)]),
-                reused_from: None,
-                ranked: vec![(path, 1.0)],
-                confident: true,
-            });
+            return Ok(Choice::fixed(path));
         }
-        let settings = lock(&self.settings).clone();
-        let top_k = settings.top_k as usize;
-        let shortlist = (settings.candidates as usize).max(top_k);
+        let settings = lock(&self.settings).choice_settings();
         let started = Instant::now();
         let frame = self
-            .with_models(|m| retrieval::describe_frame(m, lightness, width, height, shortlist))?
+            .with_models(|m| {
+                retrieval::describe_frame(m, lightness, width, height, settings.shortlist())
+            })?
             .map_err(|err| {
                 gst::element_imp_error!(
                     self,
@@ -878,42 +882,60 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        let threshold = settings.scene_memory_threshold as f32;
-        let most_similar = lock(&self.state)
-            .memory
-            .recall(&frame.global, f32::NEG_INFINITY)
-            .map(|r| (r.scene.scene, r.scene.reference.clone(), r.similarity));
-        if let Some((earlier, _, similarity)) = &most_similar {
+        // The chooser is taken out of the state while it works, so no two locks are held.
+        let mut chooser = std::mem::take(&mut lock(&self.state).chooser);
+        let choice = {
+            let library = lock(&self.references);
+            let Library::Open(References::Library { root, index }) = &*library else {
+                lock(&self.state).chooser = chooser;
+                return Err(gst::FlowError::Error);
+            };
+            let choice = chooser.choose(scene, frame, index, root, &settings);
             gst::debug!(
                 CAT,
                 imp = self,
-                "scene {scene}: most similar earlier scene {earlier} (similarity {similarity:.4}, \
-                 scene-memory {} at {threshold:.2})",
-                if settings.scene_memory { "on" } else { "off" }
+                "scene {scene}: ranked against {} photos in {:.1} ms",
+                index.len(),
+                started.elapsed().as_secs_f64() * 1000.0
             );
-        }
-        let recalled = most_similar
-            .filter(|&(_, _, similarity)| settings.scene_memory && similarity >= threshold);
-
-        let library = lock(&self.references);
-        let Library::Open(References::Library { root, index }) = &*library else {
-            return Err(gst::FlowError::Error);
+            choice
         };
-        let ranked = retrieval::rank(index, &frame, shortlist);
-        if ranked.is_empty() {
+        let frame_number = {
+            let mut state = lock(&self.state);
+            state.chooser = chooser;
+            state.frame()
+        };
+        let Ok(choice) = choice else {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Failed,
                 ("The reference index does not fit the encoder")
             );
             return Err(gst::FlowError::Error);
+        };
+        self.log_choice(scene, frame_number, &choice, &settings);
+        Ok(choice)
+    }
+
+    /// Tells the story of a choice at debug level, and warns when the best photo was not
+    /// trusted.
+    fn log_choice(&self, scene: u32, frame: u64, choice: &Choice, settings: &ChoiceSettings) {
+        if let Some((earlier, similarity)) = choice.most_similar {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "scene {scene}: most similar earlier scene {earlier} (similarity {similarity:.4}, \
+                 scene-memory {} at {:.2})",
+                if settings.scene_memory { "on" } else { "off" },
+                settings.scene_memory_threshold
+            );
         }
-        for (place, candidate) in ranked.iter().enumerate() {
+        for (place, candidate) in choice.ranked.iter().enumerate() {
             gst::debug!(
                 CAT,
                 imp = self,
                 "scene {scene}: candidate {place} {} score {:.4} (local {}, global {:.4})",
-                index.key(candidate.entry).path.display(),
+                candidate.path.display(),
                 candidate.score,
                 candidate
                     .local
@@ -921,88 +943,43 @@ impl ExemplarColorize {
                 candidate.similarity
             );
         }
-        let chosen: Vec<(usize, f32)> = match &recalled {
-            Some((_, entries, _)) if entries.iter().all(|&e| e < index.len()) => entries
-                .iter()
-                .map(|&e| (e, index::dot(index.embedding(e), &frame.global)))
-                .collect(),
-            _ => ranked
-                .iter()
-                .take(top_k)
-                .map(|c| (c.entry, c.similarity))
-                .collect(),
-        };
-        let reused_from = recalled.map(|(earlier, _, _)| earlier);
-        let path = |entry: usize| root.join(&index.key(entry).path);
-        let best = ranked[0].score;
-        let confident = reused_from.is_some()
-            || settings.min_score <= 0.0
-            || f64::from(best) >= settings.min_score;
-        let references = if confident {
-            Some(
-                chosen
-                    .iter()
-                    .map(|&(entry, similarity)| (path(entry), similarity))
-                    .collect(),
-            )
-        } else {
-            let fallback = settings.fallback_reference.as_ref().map(PathBuf::from);
-            let (references, what) = match (settings.below_min_score, fallback) {
-                (BelowMinScore::Keep, _) if scene > 0 => {
-                    (None, "keeping the previous scene's reference".to_string())
-                }
-                (BelowMinScore::Fallback, Some(fallback)) => (
-                    Some(vec![(fallback.clone(), 1.0)]),
-                    format!("using the fallback reference {}", fallback.display()),
-                ),
-                _ => (Some(Vec::new()), "leaving the scene grey".to_string()),
-            };
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                (
-                    "Scene {} (frame {}): the best reference {} scores {:.3}, below min-score {:.3}: {}",
-                    scene,
-                    lock(&self.state).frame(),
-                    path(ranked[0].entry).display(),
-                    best,
-                    settings.min_score,
-                    what
-                )
-            );
-            references
-        };
-        let how = match reused_from {
+        let how = match choice.reused_from {
             Some(earlier) => format!("scene {scene} looks like scene {earlier}: reusing its"),
             None => format!("scene {scene}: best"),
         };
-        for &(entry, similarity) in &chosen {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "{how} reference {} at distance {:.4} (similarity {similarity:.4}) among {} in \
-                 {:.1} ms",
-                path(entry).display(),
-                index::distance(similarity),
-                index.len(),
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+        if choice.confident {
+            for (path, similarity) in choice.references.iter().flatten() {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{how} reference {} at distance {:.4} (similarity {similarity:.4})",
+                    path.display(),
+                    index::distance(*similarity),
+                );
+            }
+            return;
         }
-        let ranked = ranked.iter().map(|c| (path(c.entry), c.score)).collect();
-        drop(library);
-        if confident {
-            lock(&self.state).memory.remember(
+        let what = match choice.references.as_deref() {
+            None => "keeping the previous scene's reference".to_string(),
+            Some([]) => "leaving the scene grey".to_string(),
+            Some([(fallback, _), ..]) => {
+                format!("using the fallback reference {}", fallback.display())
+            }
+        };
+        let best = &choice.ranked[0];
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            (
+                "Scene {} (frame {}): the best reference {} scores {:.3}, below min-score {:.3}: {}",
                 scene,
-                frame.global,
-                chosen.iter().map(|&(e, _)| e).collect(),
-            );
-        }
-        Ok(Choice {
-            references,
-            reused_from,
-            ranked,
-            confident,
-        })
+                frame,
+                best.path.display(),
+                best.score,
+                settings.min_score,
+                what
+            )
+        );
     }
 
     /// The photo's encoding, from the cache or made now; the inner error is a photo that cannot
@@ -1011,7 +988,7 @@ impl ExemplarColorize {
         &self,
         path: &Path,
     ) -> Result<Result<Arc<EncodedReference>, library::PhotoError>, gst::FlowError> {
-        if let Some(encoded) = lock(&self.state).cache.get(path).cloned() {
+        if let Some(encoded) = lock(&self.state).cache.get(path) {
             return Ok(Ok(encoded));
         }
         let photo = match library::load_photo(path, PHOTO_SHORT_SIDE) {
@@ -1045,12 +1022,12 @@ impl ExemplarColorize {
         &self,
         scene: u32,
         references: Vec<(PathBuf, f32)>,
-        ranked: &[(PathBuf, f32)],
+        ranked: &[Ranked],
     ) -> Result<Option<Vec<SceneReference>>, gst::FlowError> {
         let spare: Vec<PathBuf> = ranked
             .iter()
-            .filter(|(path, _)| references.iter().all(|(used, _)| used != path))
-            .map(|(path, _)| path.clone())
+            .filter(|candidate| references.iter().all(|(used, _)| *used != candidate.path))
+            .map(|candidate| candidate.path.clone())
             .collect();
         let mut spare = spare.into_iter();
         let mut current = Vec::with_capacity(references.len());
@@ -1188,10 +1165,14 @@ impl ExemplarColorize {
             }
         };
         Choice {
-            ranked: references.clone(),
+            ranked: references
+                .iter()
+                .map(|(path, similarity)| Ranked::given(path.clone(), *similarity))
+                .collect(),
             references: Some(references),
             reused_from: None,
             confident: true,
+            most_similar: None,
         }
     }
 
@@ -1304,6 +1285,7 @@ impl ExemplarColorize {
             reused_from,
             ranked,
             confident,
+            ..
         } = match planned {
             Some(planned) => self.planned_choice(planned),
             None => self.choose_references(scene, lightness, width, height)?,
@@ -1342,7 +1324,7 @@ impl ExemplarColorize {
         let distance = current
             .first()
             .map_or(0.0, |r| index::distance(r.similarity) as f64);
-        let score = ranked.first().map_or(0.0, |&(_, score)| score as f64);
+        let score = ranked.first().map_or(0.0, |best| best.score as f64);
         let runner_up = ranked.get(1);
         let message = ReferenceChanged {
             scene,
@@ -1355,12 +1337,12 @@ impl ExemplarColorize {
             reused_from,
             references: paths,
             score,
-            runner_up: runner_up.map(|(path, _)| path.to_string_lossy().into_owned()),
-            margin: runner_up.map_or(0.0, |&(_, second)| score - second as f64),
+            runner_up: runner_up.map(|second| second.path.to_string_lossy().into_owned()),
+            margin: runner_up.map_or(0.0, |second| score - second.score as f64),
             candidates: ranked
                 .iter()
                 .take(REPORTED_CANDIDATES)
-                .map(|(path, score)| (path.to_string_lossy().into_owned(), *score as f64))
+                .map(|c| (c.path.to_string_lossy().into_owned(), c.score as f64))
                 .collect(),
             confident,
             changed,
@@ -1953,7 +1935,7 @@ impl BaseTransformImpl for ExemplarColorize {
                 let mut state = lock(&self.state);
                 state.received = 0;
                 state.pending_scene = Some(0);
-                state.memory.clear();
+                state.chooser.forget();
                 state.planned.clear();
             }
             gst::EventView::Eos(_) => self.write_plan(),
