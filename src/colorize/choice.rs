@@ -399,66 +399,40 @@ mod tests {
     #[test]
     fn below_min_score_keeps_falls_back_or_stays_grey_and_remembers_nothing() {
         let index = library();
-        let root = Path::new("/refs");
-        // Unlike every photo: similarity 0 with each.
-        let unrelated = || global(&[0.0, 0.0, 1.0]);
-        let strict = |below_min_score| ChoiceSettings {
-            min_score: 0.5,
-            below_min_score,
-            ..settings()
-        };
         let mut chooser = ReferenceChooser::default();
-        let first = chooser
-            .choose(
-                0,
-                unrelated(),
-                &index,
-                root,
-                &strict(BelowMinScore::KeepPrevious),
-            )
-            .unwrap();
+        let mut choose = |scene, embedding: &[f32], below_min_score| {
+            let strict = ChoiceSettings {
+                min_score: 0.5,
+                below_min_score,
+                ..settings()
+            };
+            chooser
+                .choose(
+                    scene,
+                    global(embedding),
+                    &index,
+                    Path::new("/refs"),
+                    &strict,
+                )
+                .unwrap()
+        };
+        // Unlike every photo: similarity 0 with each.
+        let unrelated = [0.0, 0.0, 1.0];
+        let first = choose(0, &unrelated, BelowMinScore::KeepPrevious);
         // The first scene has nothing to keep: grey.
         assert_eq!(paths(&first), Some(vec![]));
         assert!(!first.confident);
-        let later = chooser
-            .choose(
-                1,
-                unrelated(),
-                &index,
-                root,
-                &strict(BelowMinScore::KeepPrevious),
-            )
-            .unwrap();
+        let later = choose(1, &unrelated, BelowMinScore::KeepPrevious);
         assert_eq!(paths(&later), None);
         // Nothing was remembered from the unconfident scenes.
         assert_eq!(later.most_similar, None);
-        let fallback = chooser
-            .choose(
-                2,
-                unrelated(),
-                &index,
-                root,
-                &strict(BelowMinScore::Photo(PathBuf::from("/photos/any.jpg"))),
-            )
-            .unwrap();
-        assert_eq!(
-            fallback.references,
-            Some(vec![(PathBuf::from("/photos/any.jpg"), 1.0)])
-        );
-        let grey = chooser
-            .choose(3, unrelated(), &index, root, &strict(BelowMinScore::Grey))
-            .unwrap();
+        let photo = PathBuf::from("/photos/any.jpg");
+        let fallback = choose(2, &unrelated, BelowMinScore::Photo(photo.clone()));
+        assert_eq!(fallback.references, Some(vec![(photo, 1.0)]));
+        let grey = choose(3, &unrelated, BelowMinScore::Grey);
         assert_eq!(paths(&grey), Some(vec![]));
         // A photo that scores enough is taken.
-        let street = chooser
-            .choose(
-                4,
-                global(&[1.0, 0.0, 0.1]),
-                &index,
-                root,
-                &strict(BelowMinScore::Grey),
-            )
-            .unwrap();
+        let street = choose(4, &[1.0, 0.0, 0.1], BelowMinScore::Grey);
         assert!(street.confident);
         assert_eq!(paths(&street), Some(vec!["/refs/street.jpg".to_string()]));
     }
