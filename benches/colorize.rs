@@ -7,12 +7,13 @@
 //!
 //!     cargo bench --bench colorize
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst::prelude::*;
 use gstexemplar::colorize::chain::{ChainSettings, FrameChain, Lightness, StageTimes, Target};
+use gstexemplar::colorize::choice::{BelowMinScore, ChoiceSettings, ReferenceChooser};
 use gstexemplar::colorize::color::{Colorimetry, LabToVideo, Matrix, Range, Transfer};
 use gstexemplar::colorize::descriptor::{Descriptor, LocalFeatures};
 use gstexemplar::colorize::index::{normalized, Index, PhotoKey};
@@ -149,7 +150,8 @@ fn rank_ms(entries: usize, shortlist: usize) -> (f64, f64) {
 }
 
 /// Milliseconds a scene start costs besides the frame itself: describing the frame (one encoder
-/// run), ranking a library of `entries` photos and encoding the chosen reference.
+/// run), choosing among a library of `entries` photos as the element does (ranking, scene
+/// memory) and encoding the chosen reference.
 fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
     let mut random = RandomDescriptors(0x1234_5678);
     let mut index = models.empty_index();
@@ -161,20 +163,27 @@ fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
     let photo = library::load_photo(&media().join("refs/china.jpg"), retrieval::PHOTO_SHORT_SIDE)
         .expect("photo");
     let (w, h) = render::working_size(photo.width, photo.height, 256);
+    // The element's defaults.
+    let settings = ChoiceSettings {
+        top_k: 1,
+        candidates: retrieval::DEFAULT_CANDIDATES,
+        scene_memory: true,
+        scene_memory_threshold: 0.8,
+        min_score: 0.0,
+        below_min_score: BelowMinScore::KeepPrevious,
+    };
+    let mut chooser = ReferenceChooser::default();
+    let mut scene = 0;
     let mut once = || {
-        let frame = retrieval::describe_frame(
-            models,
-            &lightness,
-            width,
-            height,
-            retrieval::DEFAULT_CANDIDATES,
-        )
-        .expect("describe");
-        std::hint::black_box(retrieval::rank(
-            &index,
-            &frame,
-            retrieval::DEFAULT_CANDIDATES,
-        ));
+        let frame =
+            retrieval::describe_frame(models, &lightness, width, height, settings.shortlist())
+                .expect("describe");
+        std::hint::black_box(
+            chooser
+                .choose(scene, frame, &index, Path::new("/refs"), &settings)
+                .expect("choose"),
+        );
+        scene += 1;
         let lab = retrieval::photo_lab(&photo, (w, h));
         std::hint::black_box(models.encode_reference(&lab, w, h).expect("encode"));
     };
