@@ -329,7 +329,7 @@ fn main() {
         );
     }
     println!(
-        "  scene start with 1 000 photos (describe frame, rank, encode reference): {:.1} ms",
+        "  scene start with 1 000 photos (describe frame, choose, encode reference): {:.1} ms",
         scene_start_ms(&mut models, 1_000)
     );
 }
