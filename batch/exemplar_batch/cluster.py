@@ -43,6 +43,11 @@ class Settings:
     run_id: str
     stall_seconds: float
 
+    @property
+    def index_folder(self):
+        """Where the index and its task's stall stacks are."""
+        return os.path.dirname(self.index)
+
 
 @dataclass
 class Film:
@@ -80,6 +85,21 @@ def read_json(path):
 STALL_TRACE = "stall-{what}-{pid}.txt"
 
 
+def pass_name(kind, segment=None):
+    """What a task's pass is called in its film's work folder: its running marker, attempts,
+    stall stacks and, for a range, its intermediate."""
+    return f"segment-{segment.number:04d}" if kind == "segment" else kind
+
+
+def segment_path(film, segment):
+    return os.path.join(film.work, f"{pass_name('segment', segment)}.mkv")
+
+
+def stack_file(work, what):
+    """Where this worker's watchdog writes the stacks of a stalled pass."""
+    return os.path.join(work, STALL_TRACE.format(what=what, pid=os.getpid()))
+
+
 @contextlib.contextmanager
 def tracked(film, what, settings, progress):
     """Marks a task as running (its worker's pid, for anyone who needs to find or stop it),
@@ -94,10 +114,9 @@ def tracked(film, what, settings, progress):
     with open(marker, "w") as f:
         f.write(str(os.getpid()))
     key = f"{film.name}/{what}"
-    trace = os.path.join(film.work, STALL_TRACE.format(what=what, pid=os.getpid()))
     try:
         yield media.Watch(lambda frames: progress.report.remote(key, frames),
-                          settings.stall_seconds, trace)
+                          settings.stall_seconds, stack_file(film.work, what))
     finally:
         progress.done.remote(key)
         with contextlib.suppress(FileNotFoundError):
@@ -141,10 +160,9 @@ class Progress:
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
 def index_task(settings):
     from . import media
-    trace = os.path.join(os.path.dirname(settings.index),
-                         STALL_TRACE.format(what="index", pid=os.getpid()))
     media.build_index(settings.refs, settings.index, settings.colorize,
-                      media.Watch(None, settings.stall_seconds, trace))
+                      media.Watch(None, settings.stall_seconds,
+                                  stack_file(settings.index_folder, "index")))
 
 
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
@@ -164,11 +182,11 @@ def analyse_task(film, settings, progress):
 @ray.remote(max_retries=RETRIES, retry_exceptions=False)
 def segment_task(film, settings, segment, caps, expected, end, progress):
     from . import media
-    output = os.path.join(film.work, f"segment-{segment.number:04d}.mkv")
+    output = segment_path(film, segment)
     sidecar = f"{output}.json"
     if os.path.exists(output) and os.path.exists(sidecar):
         return read_json(sidecar)["caps"]
-    with tracked(film, f"segment-{segment.number:04d}", settings, progress) as watch:
+    with tracked(film, pass_name("segment", segment), settings, progress) as watch:
         out_caps = media.colorize_range(film.path, os.path.join(film.work, "plan.json"), caps,
                                         settings.colorize, expected, end, output,
                                         segment.first == 0, watch)
@@ -290,15 +308,13 @@ def cause(error):
 def failure(kind, segment, error, work, stall_seconds):
     """What a film's summary says of a task that failed for good: Ray's cause, or, where its
     attempts stalled and were ended by the watchdog, that."""
-    what, name = {
-        "index": ("the reference index could not be built", "index"),
-        "analyse": ("the planning pass (decoding the whole film) failed", "analyse"),
-        "segment": (f"colouring frames {getattr(segment, 'first', 0)}-"
-                    f"{getattr(segment, 'end', 0)} failed",
-                    f"segment-{getattr(segment, 'number', 0):04d}"),
-        "join": ("joining the coloured ranges failed", "join"),
-    }[kind]
-    stalled = [s["stacks"] for s in stalls(work) if s["pass"] == name]
+    if kind == "segment":
+        what = f"colouring frames {segment.first}-{segment.end} failed"
+    else:
+        what = {"index": "the reference index could not be built",
+                "analyse": "the planning pass (decoding the whole film) failed",
+                "join": "joining the coloured ranges failed"}[kind]
+    stalled = [s["stacks"] for s in stalls(work) if s["pass"] == pass_name(kind, segment)]
     if stalled:
         return (f"{what}: it showed no frame and no message for {stall_seconds:g} s, and was "
                 f"ended, in {len(stalled)} attempt(s) (Python stacks: {stalled[-1]})")
@@ -345,11 +361,11 @@ def run(films, out, settings):
         film.status, film.error = "failed", why
         print(f"[batch] {film.name}: FAILED: {why}", flush=True)
 
-    forget_stalls(os.path.dirname(settings.index))
+    forget_stalls(settings.index_folder)
     try:
         ray.get(index_task.options(**options).remote(settings))
     except Exception as err:  # noqa: BLE001 - every film needs the index
-        why = failure("index", None, err, os.path.dirname(settings.index), settings.stall_seconds)
+        why = failure("index", None, err, settings.index_folder, settings.stall_seconds)
         for film in films:
             if film.status == "pending":
                 fail(film, why)
@@ -394,8 +410,7 @@ def run(films, out, settings):
                 console.total_frames += len(frames)
                 console.total_scenes += len(starts)
                 remaining[film.name] = {"left": len(segments), "caps": None,
-                                        "paths": [os.path.join(film.work, f"segment-{s.number:04d}.mkv")
-                                                  for s in segments]}
+                                        "paths": [segment_path(film, s) for s in segments]}
                 print(f"[batch] {film.name}: {len(frames)} frames, {len(starts)} scenes, "
                       f"{len(segments)} ranges", flush=True)
                 for segment in segments:
@@ -449,7 +464,7 @@ def summary(films, out, settings, started):
         "refs": settings.refs,
         "resources": settings.resources,
         "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
-        "index stalled": stalls(os.path.dirname(settings.index)),
+        "index stalled": stalls(settings.index_folder),
         "films": [{k: v for k, v in asdict(film).items() if k not in ("work", "started")}
                   for film in films],
     }
