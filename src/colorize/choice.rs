@@ -93,15 +93,24 @@ pub struct Choice {
 }
 
 impl Choice {
-    /// One photo for every scene, without a library.
-    pub fn fixed(path: PathBuf) -> Self {
+    /// References given rather than chosen (a plan's, with their weights), none for a grey
+    /// scene.
+    pub fn given(references: Vec<(PathBuf, f32)>) -> Self {
         Choice {
-            references: Some(vec![(path.clone(), 1.0)]),
+            ranked: references
+                .iter()
+                .map(|(path, similarity)| Ranked::given(path.clone(), *similarity))
+                .collect(),
+            references: Some(references),
             reused_from: None,
-            ranked: vec![Ranked::given(path, 1.0)],
             confident: true,
             most_similar: None,
         }
+    }
+
+    /// One photo for every scene, without a library.
+    pub fn fixed(path: PathBuf) -> Self {
+        Choice::given(vec![(path, 1.0)])
     }
 }
 

@@ -15,7 +15,7 @@ use gst_video::subclass::prelude::*;
 use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, ReferenceChanged};
 use crate::colorize::chain::{ChainSettings, FrameChain, Lightness, Target};
 use crate::colorize::choice::{
-    self, Choice, ChoiceSettings, Ranked, ReferenceCache, ReferenceChooser,
+    self, Choice, ChoiceError, ChoiceSettings, Ranked, ReferenceCache, ReferenceChooser,
 };
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
@@ -882,36 +882,39 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        // The chooser is taken out of the state while it works, so no two locks are held.
+        // The chooser is taken out of the state while it works, so that the state is never
+        // locked together with the library.
         let mut chooser = std::mem::take(&mut lock(&self.state).chooser);
-        let choice = {
-            let library = lock(&self.references);
-            let Library::Open(References::Library { root, index }) = &*library else {
-                lock(&self.state).chooser = chooser;
-                return Err(gst::FlowError::Error);
-            };
-            let choice = chooser.choose(scene, frame, index, root, &settings);
-            gst::debug!(
-                CAT,
-                imp = self,
-                "scene {scene}: ranked against {} photos in {:.1} ms",
-                index.len(),
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-            choice
+        let choice = match &*lock(&self.references) {
+            Library::Open(References::Library { root, index }) => {
+                let choice = chooser.choose(scene, frame, index, root, &settings);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene {scene}: ranked against {} photos in {:.1} ms",
+                    index.len(),
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                Some(choice)
+            }
+            _ => None,
         };
         let frame_number = {
             let mut state = lock(&self.state);
             state.chooser = chooser;
             state.frame()
         };
-        let Ok(choice) = choice else {
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::Failed,
-                ("The reference index does not fit the encoder")
-            );
-            return Err(gst::FlowError::Error);
+        let choice = match choice {
+            Some(Ok(choice)) => choice,
+            Some(Err(ChoiceError::IndexDoesNotFit)) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("The reference index does not fit the encoder")
+                );
+                return Err(gst::FlowError::Error);
+            }
+            None => return Err(gst::FlowError::Error),
         };
         self.log_choice(scene, frame_number, &choice, &settings);
         Ok(choice)
@@ -1164,16 +1167,7 @@ impl ExemplarColorize {
                 Vec::new()
             }
         };
-        Choice {
-            ranked: references
-                .iter()
-                .map(|(path, similarity)| Ranked::given(path.clone(), *similarity))
-                .collect(),
-            references: Some(references),
-            reused_from: None,
-            confident: true,
-            most_similar: None,
-        }
+        Choice::given(references)
     }
 
     fn frame_outside_plan(&self, pts: Option<gst::ClockTime>) -> gst::FlowError {
