@@ -203,39 +203,30 @@ def to_grid(g, x):
     return g.op("AveragePool", [x], kernel_shape=[8, 8], strides=[8, 8], ceil_mode=1)
 
 
-def box_filter(g, x, radius):
-    """Sum over a (2r+1)^2 window clipped at the borders, through cumulative sums."""
-    for axis in (2, 3):
-        pads = [0, 0, 0, 0, 0, 0, 0, 0]
-        pads[axis] = radius + 1
-        pads[axis + 4] = radius
-        padded = g.op("Pad", [x, g.const(pads, dtype=np.int64)], mode="constant")
-        total = g.op("CumSum", [padded, g.const(axis, dtype=np.int64)])
-        length = g.op("Gather", [g.op("Shape", [x]), g.const(axis, dtype=np.int64)])
-        axes = g.const([axis], dtype=np.int64)
-        start_hi = g.const([2 * radius + 1], dtype=np.int64)
-        end_hi = g.op("Add", [start_hi, g.op("Unsqueeze", [length, g.const([0], dtype=np.int64)])])
-        upper = g.op("Slice", [total, start_hi, end_hi, axes])
-        lower = g.op("Slice", [total, g.const([0], dtype=np.int64), g.op("Unsqueeze", [length, g.const([0], dtype=np.int64)]), axes])
-        x = g.op("Sub", [upper, lower])
-    return x
+def box_mean(g, x, radius):
+    """Mean over a (2r+1)^2 window clipped at the borders: two one-dimensional average pools that
+    do not count the padding (separable, so the clipped 2-D count is the product of the 1-D
+    ones). Cheaper on ONNX Runtime's CPU provider than cumulative sums or one square pool."""
+    k = 2 * radius + 1
+    x = g.op("AveragePool", [x], kernel_shape=[k, 1], pads=[radius, 0, radius, 0], count_include_pad=0)
+    return g.op("AveragePool", [x], kernel_shape=[1, k], pads=[0, radius, 0, radius], count_include_pad=0)
+
+
+def channels(g, x, start, end):
+    return g.op("Slice", [x, g.const([start], dtype=np.int64), g.const([end], dtype=np.int64), g.const([1], dtype=np.int64)])
 
 
 def guided_filter(g, guide, source, radius, eps):
-    """He et al.'s guided filter: `source` [1,C,H,W] smoothed along the edges of `guide` [1,1,H,W]."""
-    ones = g.op("ConstantOfShape", [g.op("Shape", [guide])], value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]))
-    count = box_filter(g, ones, radius)
-
-    def mean(x):
-        return g.op("Div", [box_filter(g, x, radius), count])
-
-    mean_i = mean(guide)
-    mean_p = mean(source)
-    corr_ip = mean(g.op("Mul", [guide, source]))
-    var_i = g.op("Sub", [mean(g.op("Mul", [guide, guide])), g.op("Mul", [mean_i, mean_i])])
+    """He et al.'s guided filter: `source` [1,2,H,W] smoothed along the edges of `guide` [1,1,H,W].
+    The window means of one pass are taken together, stacked as channels: one pool per axis for
+    all of them."""
+    means = box_mean(g, g.op("Concat", [guide, g.op("Mul", [guide, guide]), source, g.op("Mul", [guide, source])], axis=1), radius)
+    mean_i, mean_ii, mean_p, corr_ip = channels(g, means, 0, 1), channels(g, means, 1, 2), channels(g, means, 2, 4), channels(g, means, 4, 6)
+    var_i = g.op("Sub", [mean_ii, g.op("Mul", [mean_i, mean_i])])
     a = g.op("Div", [g.op("Sub", [corr_ip, g.op("Mul", [mean_i, mean_p])]), g.op("Add", [var_i, g.const(eps)])])
     b = g.op("Sub", [mean_p, g.op("Mul", [a, mean_i])])
-    return g.op("Add", [g.op("Mul", [mean(a), guide]), mean(b)])
+    mean_ab = box_mean(g, g.op("Concat", [a, b], axis=1), radius)
+    return g.op("Add", [g.op("Mul", [channels(g, mean_ab, 0, 2), guide]), channels(g, mean_ab, 2, 4)])
 
 
 def luminance_rows(g, lightness_grid, reference):
@@ -305,17 +296,21 @@ def build_colorizer(state):
     ]
     features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"))
     l_grid = to_grid(g, "target_l")
-    target = g.op("Concat", [features] + luminance_rows(g, l_grid, reference=False), axis=1)
-    target_flat = g.op("Transpose", [flatten_positions(g, target)], perm=[0, 2, 1])  # [1, Nt, 154]
-    scores = g.op("MatMul", [target_flat, "reference_features"])  # [1, Nt, Nr]
+    # The score of a target and a reference position is the features' cosine plus the luminance
+    # term; the cosine alone is also the confidence, so it is computed once and the luminance
+    # term (a rank-2 product) added to it.
+
+    def positions_first(x):  # [1, C, h, w] -> [1, h*w, C]
+        return g.op("Transpose", [flatten_positions(g, x)], perm=[0, 2, 1])
+
+    cosine = g.op("MatMul", [positions_first(features), channels(g, "reference_features", 0, 152)])  # [1, Nt, Nr]
+    luminance_target = g.op("Concat", luminance_rows(g, l_grid, reference=False), axis=1)
+    luminance = g.op("MatMul", [positions_first(luminance_target), channels(g, "reference_features", 152, 154)])
+    scores = g.op("Add", [cosine, luminance])
     attention = g.op("Softmax", [g.op("Div", [scores, g.const(TEMPERATURE)])], axis=-1)
     warped = g.op("MatMul", [attention, g.op("Transpose", ["reference_ab"], perm=[0, 2, 1])])  # [1, Nt, 2]
-    # Cosine similarity of the best match (the luminance rows excluded) as confidence.
-    cosine_flat = g.op("MatMul", [
-        g.op("Transpose", [flatten_positions(g, features)], perm=[0, 2, 1]),
-        g.op("Slice", ["reference_features", g.const([0], dtype=np.int64), g.const([152], dtype=np.int64), g.const([1], dtype=np.int64)]),
-    ])
-    best = g.op("ReduceMax", [cosine_flat], axes=[2], keepdims=1)  # [1, Nt, 1]
+    # Cosine similarity of the best match (the luminance term excluded) as confidence.
+    best = g.op("ReduceMax", [cosine], axes=[2], keepdims=1)  # [1, Nt, 1]
     grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
     warped_grid = g.op("Reshape", [g.op("Transpose", [warped], perm=[0, 2, 1]), grid_shape])
     best_grid = g.op("Reshape", [g.op("Transpose", [best], perm=[0, 2, 1]), grid_shape])
