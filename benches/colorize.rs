@@ -251,8 +251,7 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes 
         if frame > 0 {
             total.resize += times.resize / frames;
             total.colorizer += times.colorizer / frames;
-            total.upsample += times.upsample / frames;
-            total.write += times.write / frames;
+            total.render += times.render / frames;
             total.working_size = times.working_size;
         }
     }
@@ -267,10 +266,15 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let fixed = format!("reference={}", media().join("refs/china.jpg").display());
-    for (w, h) in [(640, 360), (1280, 720), (1920, 1080)] {
+    for (w, h, frames) in [
+        (640, 360, 120),
+        (1280, 720, 120),
+        (1920, 1080, 120),
+        (3840, 2160, 40),
+    ] {
         println!(
             "  whole element, {w}x{h} I420 -> I420: {:.1} frames/s",
-            element_fps(w, h, 120, &fixed)
+            element_fps(w, h, frames, &fixed)
         );
     }
     let index = std::env::temp_dir().join(format!("colorize-bench-{}.index", std::process::id()));
@@ -299,19 +303,18 @@ fn main() {
         },
     )
     .expect("models");
-    for (width, height) in [(640, 360), (1280, 720), (1920, 1080)] {
+    for (width, height) in [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)] {
         let t = chain_stages(&mut models, width, height);
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        let all = ms(t.resize) + ms(t.colorizer) + ms(t.upsample) + ms(t.write);
+        let all = ms(t.resize) + ms(t.colorizer) + ms(t.render);
         println!(
             "  per-frame chain, {width}x{height} -> I420 (no pipeline): resize {:.1} ms, colorizer \
-             {:.1} ms at {}x{}, upsample {:.1} ms, write {:.1} ms: {all:.1} ms, {:.1} frames/s",
+             {:.1} ms at {}x{}, upsample and write {:.1} ms: {all:.1} ms, {:.1} frames/s",
             ms(t.resize),
             ms(t.colorizer),
             t.working_size.0,
             t.working_size.1,
-            ms(t.upsample),
-            ms(t.write),
+            ms(t.render),
             1e3 / all
         );
     }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::color::LabToVideo;
 use super::fusion;
 use super::inference::Prediction;
-use super::render::{self, OutputLayout, OutputPlanes};
-use super::resample::resize;
+use super::render::{self, Colouring, OutputLayout, OutputPlanes};
+use super::resample::Resampler;
 use super::temporal;
 
 /// Radius, at working resolution, of the guided upsampling of chroma to the frame.
@@ -47,8 +47,8 @@ pub struct StageTimes {
     pub working_size: (usize, usize),
     pub resize: Duration,
     pub colorizer: Duration,
-    pub upsample: Duration,
-    pub write: Duration,
+    /// Guided upsampling of the chroma and writing the output, done together row by row.
+    pub render: Duration,
 }
 
 /// What carries over from one frame to the next within a scene: its colours, which temporal
@@ -56,6 +56,8 @@ pub struct StageTimes {
 #[derive(Debug, Default)]
 pub struct FrameChain {
     previous: temporal::Previous,
+    /// The frame's lightness at working size, kept so that steady state allocates no plane.
+    small: Vec<f32>,
 }
 
 impl FrameChain {
@@ -78,11 +80,13 @@ impl FrameChain {
         let size = (frame.width, frame.height);
         let (sw, sh) = render::working_size(frame.width, frame.height, settings.inference_size);
         let started = Instant::now();
-        let small = resize(frame.data, frame.width, frame.height, sw, sh);
+        self.small.resize(sw * sh, 0.0);
+        Resampler::new(size, (sw, sh)).resize_into(frame.data, &mut self.small);
+        let small = &self.small;
         let prepared = Instant::now();
         let predictions = references
             .iter()
-            .map(|&(reference, _)| predict(&small, (sw, sh), reference))
+            .map(|&(reference, _)| predict(small, (sw, sh), reference))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
         let (mut a, mut b) = if predictions.is_empty() {
@@ -91,25 +95,27 @@ impl FrameChain {
             fusion::fuse(predictions, &weights)
         };
         self.previous
-            .stabilise(settings.temporal_smoothing, &small, &mut a, &mut b);
+            .stabilise(settings.temporal_smoothing, small, &mut a, &mut b);
         let inferred = Instant::now();
-        let chroma = render::upsample_chroma(
-            frame.data,
-            size,
-            &small,
-            (sw, sh),
-            (&a, &b),
-            target.layout.chroma_size(frame.width, frame.height),
+        render::write_colour(
+            target.layout,
+            Colouring {
+                lightness: frame.data,
+                size,
+                small_lightness: small,
+                small: (sw, sh),
+                a: &a,
+                b: &b,
+            },
             UPSAMPLE_RADIUS,
+            target.convert,
+            target.planes,
         );
-        let upsampled = Instant::now();
-        render::write_colour(target.layout, &chroma, target.convert, target.planes);
         Ok(StageTimes {
             working_size: (sw, sh),
             resize: prepared - started,
             colorizer: inferred - prepared,
-            upsample: upsampled - inferred,
-            write: upsampled.elapsed(),
+            render: inferred.elapsed(),
         })
     }
 }

@@ -182,8 +182,10 @@ impl LabToVideo {
         self.encode_table[index] * (1.0 - fraction) + self.encode_table[index + 1] * fraction
     }
 
-    /// Non-linear R'G'B' in 0..1, clipped to the gamut.
-    pub fn rgb(&self, l: f32, a: f32, b: f32) -> [f32; 3] {
+    /// Linear R, G, B of (L*, a*, b*), before the transfer function (free of table look-ups,
+    /// so that a row's worth of it vectorises).
+    #[inline(always)]
+    fn linear(l: f32, a: f32, b: f32) -> [f32; 3] {
         let fy = (l + 16.0) / 116.0;
         let fx = fy + a / 500.0;
         let fz = fy - b / 200.0;
@@ -200,22 +202,31 @@ impl LabToVideo {
             WHITE[1] * luminance(l),
             WHITE[2] * inverse(fz),
         ];
-        let mut rgb = [0.0; 3];
-        for (channel, row) in rgb.iter_mut().zip(XYZ_TO_RGB) {
-            let linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2];
-            *channel = self.encode(linear);
-        }
-        rgb
+        XYZ_TO_RGB.map(|row| row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2])
+    }
+
+    /// Non-linear R'G'B' in 0..1, clipped to the gamut.
+    pub fn rgb(&self, l: f32, a: f32, b: f32) -> [f32; 3] {
+        Self::linear(l, a, b).map(|v| self.encode(v))
     }
 
     /// 8-bit R', G', B' (full range, as RGB video formats carry).
     pub fn rgb8(&self, l: f32, a: f32, b: f32) -> [u8; 3] {
-        self.rgb(l, a, b).map(|v| (v * 255.0 + 0.5) as u8)
+        Self::quantise_rgb(self.rgb(l, a, b))
+    }
+
+    #[inline(always)]
+    fn quantise_rgb(rgb: [f32; 3]) -> [u8; 3] {
+        rgb.map(|v| (v * 255.0 + 0.5) as u8)
     }
 
     /// 8-bit Cb, Cr in the stream's matrix and range.
     pub fn cbcr8(&self, l: f32, a: f32, b: f32) -> [u8; 2] {
-        let [r, g, bl] = self.rgb(l, a, b);
+        self.quantise_cbcr(self.rgb(l, a, b))
+    }
+
+    #[inline(always)]
+    fn quantise_cbcr(&self, [r, g, bl]: [f32; 3]) -> [u8; 2] {
         let (kr, kb) = self.colorimetry.matrix.kr_kb();
         let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
         let cb = (bl - y) / (2.0 * (1.0 - kb));
@@ -226,6 +237,47 @@ impl LabToVideo {
         };
         let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max) as u8;
         [quantise(cb), quantise(cr)]
+    }
+
+    /// A row of (L*, a*, b*) samples to 8-bit video: `out[x]` gets R', G', B' (`rgb`) or Cb,
+    /// Cr and 0, exactly as `rgb8` and `cbcr8` give them, in blocks whose arithmetic
+    /// vectorises.
+    pub fn row(&self, rgb: bool, l: &[f32], a: &[f32], b: &[f32], out: &mut [[u8; 3]]) {
+        const BLOCK: usize = 32;
+        let mut linear = [[0.0f32; 3]; BLOCK];
+        let blocks = l
+            .chunks_exact(BLOCK)
+            .zip(a.chunks_exact(BLOCK))
+            .zip(b.chunks_exact(BLOCK))
+            .zip(out.chunks_exact_mut(BLOCK));
+        let done = blocks.len() * BLOCK;
+        for (((l, a), b), out) in blocks {
+            for (((value, &l), &a), &b) in linear.iter_mut().zip(l).zip(a).zip(b) {
+                *value = Self::linear(l, a, b);
+            }
+            for (value, out) in linear.iter().zip(out) {
+                let encoded = value.map(|v| self.encode(v));
+                *out = if rgb {
+                    Self::quantise_rgb(encoded)
+                } else {
+                    let [cb, cr] = self.quantise_cbcr(encoded);
+                    [cb, cr, 0]
+                };
+            }
+        }
+        for (((&l, &a), &b), out) in l[done..]
+            .iter()
+            .zip(&a[done..])
+            .zip(&b[done..])
+            .zip(&mut out[done..])
+        {
+            *out = if rgb {
+                self.rgb8(l, a, b)
+            } else {
+                let [cb, cr] = self.cbcr8(l, a, b);
+                [cb, cr, 0]
+            };
+        }
     }
 }
 
@@ -341,6 +393,37 @@ mod tests {
             (221..=240).contains(&cr) && (16..110).contains(&cb),
             "{cb} {cr}"
         );
+    }
+
+    #[test]
+    fn a_row_converts_exactly_as_its_samples_do() {
+        // 75 samples: two whole blocks and a remainder, across the gamut and beyond it.
+        let l: Vec<f32> = (0..75).map(|k| (k * 37 % 101) as f32).collect();
+        let a: Vec<f32> = (0..75).map(|k| (k * 53 % 241) as f32 - 120.0).collect();
+        let b: Vec<f32> = (0..75).map(|k| (k * 29 % 201) as f32 - 100.0).collect();
+        for colorimetry in [
+            Colorimetry {
+                range: Range::Limited,
+                matrix: Matrix::Bt709,
+                transfer: Transfer::Bt709,
+            },
+            Colorimetry {
+                range: Range::Full,
+                matrix: Matrix::Bt601,
+                transfer: Transfer::Srgb,
+            },
+        ] {
+            let convert = LabToVideo::new(colorimetry);
+            let mut yuv = vec![[0u8; 3]; 75];
+            let mut rgb = vec![[0u8; 3]; 75];
+            convert.row(false, &l, &a, &b, &mut yuv);
+            convert.row(true, &l, &a, &b, &mut rgb);
+            for k in 0..75 {
+                let [cb, cr] = convert.cbcr8(l[k], a[k], b[k]);
+                assert_eq!(yuv[k], [cb, cr, 0], "{k}");
+                assert_eq!(rgb[k], convert.rgb8(l[k], a[k], b[k]), "{k}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! From a grey frame's luma to a colour frame: L* planes in, 8-bit video planes out.
 
 use super::color::LabToVideo;
-use super::resample::{resize, GuidedUpsampler};
+use super::resample::{bands_for, in_row_bands, GuidedUpsampler, Resampler, UpsampleScratch};
 
 /// A borrowed 8-bit plane.
 #[derive(Debug, Clone, Copy)]
@@ -14,14 +14,19 @@ pub struct Plane<'a> {
     pub height: usize,
 }
 
-/// L* of every pixel of a luma plane, through a per-code-value table.
-pub fn lightness_plane(luma: Plane, table: &[f32; 256]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(luma.width * luma.height);
-    for y in 0..luma.height {
-        let row = &luma.data[y * luma.stride..y * luma.stride + luma.width];
-        out.extend(row.iter().map(|&v| table[v as usize]));
-    }
-    out
+/// L* of every pixel of a luma plane, through a per-code-value table, into `out` (resized to
+/// the plane's size, so a buffer kept from frame to frame is not allocated again).
+pub fn lightness_plane(luma: Plane, table: &[f32; 256], out: &mut Vec<f32>) {
+    let samples = luma.width * luma.height;
+    out.resize(samples, 0.0);
+    in_row_bands(out, luma.width, bands_for(samples), |first, band| {
+        for (k, row) in band.chunks_exact_mut(luma.width).enumerate() {
+            let start = (first + k) * luma.stride;
+            for (l, &code) in row.iter_mut().zip(&luma.data[start..start + luma.width]) {
+                *l = table[code as usize];
+            }
+        }
+    });
 }
 
 /// Size of the working image: short side `short_side` (never larger than the frame's), both
@@ -82,83 +87,110 @@ pub struct OutputPlanes<'a> {
     pub planes: Vec<(&'a mut [u8], usize)>,
 }
 
-/// Everything the output needs from one prediction: L* at chroma resolution and the upsampled
-/// a*, b* there.
-pub struct Chroma {
-    pub width: usize,
-    pub height: usize,
-    pub lightness: Vec<f32>,
-    pub a: Vec<f32>,
-    pub b: Vec<f32>,
+/// A frame and the chroma predicted for it at working size.
+#[derive(Debug, Clone, Copy)]
+pub struct Colouring<'a> {
+    /// The frame's L*, `size`.
+    pub lightness: &'a [f32],
+    pub size: (usize, usize),
+    /// Its L* at working size, `small`, and the a*, b* predicted there.
+    pub small_lightness: &'a [f32],
+    pub small: (usize, usize),
+    pub a: &'a [f32],
+    pub b: &'a [f32],
 }
 
-/// Upsamples predicted a*, b* (`small` size) to the output's chroma grid, guided by the
-/// frame's own lightness so colour edges follow the picture's edges.
-pub fn upsample_chroma(
-    lightness: &[f32],
-    size: (usize, usize),
-    small_lightness: &[f32],
-    small: (usize, usize),
-    ab: (&[f32], &[f32]),
-    chroma: (usize, usize),
-    radius: usize,
-) -> Chroma {
-    let lightness_chroma = if chroma == size {
-        lightness.to_vec()
-    } else {
-        resize(lightness, size.0, size.1, chroma.0, chroma.1)
-    };
-    let (a, b) = if chroma.0 <= small.0 && chroma.1 <= small.1 {
-        // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
-        // area averaging loses nothing that a guide could restore.
-        (
-            resize(ab.0, small.0, small.1, chroma.0, chroma.1),
-            resize(ab.1, small.0, small.1, chroma.0, chroma.1),
-        )
-    } else {
-        let guide_high: Vec<f32> = lightness_chroma.iter().map(|l| l / 100.0).collect();
-        let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
-        let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
-        // a* and b* are independent: each on a core of its own.
-        std::thread::scope(|scope| {
-            let a = scope.spawn(|| upsampler.upsample(ab.0, &guide_high));
-            let b = upsampler.upsample(ab.1, &guide_high);
-            let a = a
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (a, b)
-        })
-    };
-    Chroma {
-        width: chroma.0,
-        height: chroma.1,
-        a,
-        b,
-        lightness: lightness_chroma,
-    }
+/// What a row of the output is computed in, kept from row to row of a band.
+#[derive(Debug, Default)]
+struct RowScratch {
+    rows: Vec<f32>,
+    lightness: Vec<f32>,
+    guide: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    upsample: UpsampleScratch,
 }
 
-/// Writes the colour planes of the output; for YUV layouts the luma plane is left to the
-/// caller (it copies the input's).
+/// Writes the colour planes of the output from `colouring` (for YUV layouts the luma plane is
+/// left to the caller, which copies the input's): a*, b* are upsampled to the output's chroma
+/// grid guided by the frame's own lightness, so colour edges follow the picture's edges, and
+/// converted row by row, bands of rows on the cores at once, with no full-size plane in between.
 pub fn write_colour(
     layout: OutputLayout,
-    chroma: &Chroma,
+    colouring: Colouring,
+    radius: usize,
     convert: &LabToVideo,
     out: &mut OutputPlanes,
 ) {
-    let (w, h) = (chroma.width, chroma.height);
-    let sample = |k: usize| (chroma.lightness[k], chroma.a[k], chroma.b[k]);
-    if let OutputLayout::Rgb { .. } = layout {
-        write_rgb(layout, (w, h), out, |x, y| {
-            let (l, a, b) = sample(y * w + x);
-            convert.rgb8(l, a, b)
+    let Colouring {
+        lightness,
+        size,
+        small_lightness,
+        small,
+        a,
+        b,
+    } = colouring;
+    let chroma = layout.chroma_size(size.0, size.1);
+    let to_chroma = (chroma != size).then(|| Resampler::new(size, chroma));
+    let lightness_row = |scratch: &mut RowScratch, y: usize| {
+        scratch.lightness.resize(chroma.0, 0.0);
+        match &to_chroma {
+            Some(resampler) => {
+                resampler.row(lightness, y, &mut scratch.rows, &mut scratch.lightness)
+            }
+            None => scratch
+                .lightness
+                .copy_from_slice(&lightness[y * size.0..(y + 1) * size.0]),
+        }
+    };
+    let rgb = matches!(layout, OutputLayout::Rgb { .. });
+    let colour_row = |scratch: &RowScratch, row: &mut [[u8; 3]]| {
+        convert.row(rgb, &scratch.lightness, &scratch.a, &scratch.b, row)
+    };
+    if chroma.0 <= small.0 && chroma.1 <= small.1 {
+        // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
+        // area averaging loses nothing that a guide could restore.
+        let down = Resampler::new(small, chroma);
+        write_rows(layout, chroma, out, |scratch, y, row| {
+            lightness_row(scratch, y);
+            scratch.a.resize(chroma.0, 0.0);
+            scratch.b.resize(chroma.0, 0.0);
+            down.row(a, y, &mut scratch.rows, &mut scratch.a);
+            down.row(b, y, &mut scratch.rows, &mut scratch.b);
+            colour_row(scratch, row);
         });
-    } else {
-        write_cbcr(layout, (w, h), out, |x, y| {
-            let (l, a, b) = sample(y * w + x);
-            convert.cbcr8(l, a, b)
-        });
+        return;
     }
+    let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
+    let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
+    // a* and b* are independent: each on a core of its own.
+    let (a_model, b_model) = std::thread::scope(|scope| {
+        let a_model = scope.spawn(|| upsampler.coefficients(a));
+        let b_model = upsampler.coefficients(b);
+        let a_model = a_model
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a_model, b_model)
+    });
+    write_rows(layout, chroma, out, |scratch, y, row| {
+        lightness_row(scratch, y);
+        scratch.guide.clear();
+        scratch
+            .guide
+            .extend(scratch.lightness.iter().map(|l| l / 100.0));
+        scratch.a.resize(chroma.0, 0.0);
+        scratch.b.resize(chroma.0, 0.0);
+        let RowScratch {
+            guide,
+            a,
+            b,
+            upsample,
+            ..
+        } = scratch;
+        upsampler.row(&a_model, y, guide, upsample, a);
+        upsampler.row(&b_model, y, guide, upsample, b);
+        colour_row(scratch, row);
+    });
 }
 
 /// Writes a picture without colour: neutral chroma for YUV layouts (the luma plane is the
@@ -193,31 +225,14 @@ pub fn write_rgb(
     layout: OutputLayout,
     (w, h): (usize, usize),
     out: &mut OutputPlanes,
-    rgb: impl Fn(usize, usize) -> [u8; 3],
+    rgb: impl Fn(usize, usize) -> [u8; 3] + Sync,
 ) {
-    let OutputLayout::Rgb {
-        r,
-        g,
-        b,
-        alpha,
-        step,
-    } = layout
-    else {
-        return;
-    };
-    let stride = out.planes[0].1;
-    let image = &mut *out.planes[0].0;
-    for y in 0..h {
-        for x in 0..w {
-            let [red, green, blue] = rgb(x, y);
-            let p = &mut image[y * stride + x * step..];
-            p[r] = red;
-            p[g] = green;
-            p[b] = blue;
-            if let Some(alpha) = alpha {
-                p[alpha] = 255;
+    if let OutputLayout::Rgb { .. } = layout {
+        write_rows(layout, (w, h), out, |_, y, row| {
+            for (x, pixel) in row.iter_mut().enumerate() {
+                *pixel = rgb(x, y);
             }
-        }
+        });
     }
 }
 
@@ -229,70 +244,126 @@ pub fn write_cbcr(
     out: &mut OutputPlanes,
     cbcr: impl Fn(usize, usize) -> [u8; 2] + Sync,
 ) {
-    match layout {
-        OutputLayout::Planar { .. } => {
-            let (first, rest) = out.planes.split_at_mut(2);
-            let (u, u_stride) = (&mut *first[1].0, first[1].1);
-            let (v, v_stride) = (&mut *rest[0].0, rest[0].1);
-            let bands = bands_for(w * h);
-            let rows = h.div_ceil(bands);
-            let cbcr = &cbcr;
-            std::thread::scope(|scope| {
-                let mut u = &mut u[..];
-                let mut v = &mut v[..];
-                for band in 0..bands {
-                    let (y0, y1) = (band * rows, ((band + 1) * rows).min(h));
-                    if y0 >= y1 {
-                        break;
-                    }
-                    let (u_band, u_rest) = u.split_at_mut(((y1 - y0) * u_stride).min(u.len()));
-                    let (v_band, v_rest) = v.split_at_mut(((y1 - y0) * v_stride).min(v.len()));
-                    u = u_rest;
-                    v = v_rest;
-                    let mut work = move || {
-                        for y in y0..y1 {
-                            for x in 0..w {
-                                let [cb, cr] = cbcr(x, y);
-                                u_band[(y - y0) * u_stride + x] = cb;
-                                v_band[(y - y0) * v_stride + x] = cr;
-                            }
-                        }
-                    };
-                    if band + 1 == bands {
-                        work();
-                    } else {
-                        scope.spawn(work);
-                    }
-                }
-            });
-        }
-        OutputLayout::SemiPlanar => {
-            let stride = out.planes[1].1;
-            let uv = &mut *out.planes[1].0;
-            for y in 0..h {
-                for x in 0..w {
-                    let [cb, cr] = cbcr(x, y);
-                    uv[y * stride + 2 * x] = cb;
-                    uv[y * stride + 2 * x + 1] = cr;
-                }
+    if !matches!(layout, OutputLayout::Rgb { .. }) {
+        write_rows(layout, (w, h), out, |_, y, row| {
+            for (x, pixel) in row.iter_mut().enumerate() {
+                let [cb, cr] = cbcr(x, y);
+                *pixel = [cb, cr, 0];
             }
-        }
-        OutputLayout::Rgb { .. } => {}
+        });
     }
 }
 
-/// The cores the planes are written with, asked once: the answer reads the process's CPU
-/// affinity and cgroup limits, which is not work for every frame.
-static CORES: std::sync::LazyLock<usize> =
-    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+/// Rows `first..first + rows` of the colour planes (Cb and Cr; interleaved CbCr; the packed
+/// image), each with its stride.
+struct RowBand<'a> {
+    first: usize,
+    rows: usize,
+    planes: Vec<(&'a mut [u8], usize)>,
+}
 
-/// How many threads a plane of `samples` is written with: one per core for planes large enough
-/// to pay for starting them.
-fn bands_for(samples: usize) -> usize {
-    if samples < 200_000 {
-        return 1;
+/// Writes the colour planes of a `w × h` grid (the chroma grid for YUV, the image for RGB) in
+/// bands of rows, one per core for large planes: `fill(scratch, y, row)` gives row `y`'s
+/// colours (Cb, Cr and an unused third value for YUV; R', G', B' for RGB), and a band keeps its
+/// `scratch` from row to row.
+fn write_rows(
+    layout: OutputLayout,
+    (w, h): (usize, usize),
+    out: &mut OutputPlanes,
+    fill: impl Fn(&mut RowScratch, usize, &mut [[u8; 3]]) + Sync,
+) {
+    let colour_planes = match layout {
+        OutputLayout::Planar { .. } => 1..3,
+        OutputLayout::SemiPlanar => 1..2,
+        OutputLayout::Rgb { .. } => 0..1,
+    };
+    let mut rests: Vec<(&mut [u8], usize)> = out.planes[colour_planes]
+        .iter_mut()
+        .map(|(plane, stride)| (&mut **plane, *stride))
+        .collect();
+    let per_band = h.div_ceil(bands_for(w * h)).max(1);
+    let mut bands = Vec::new();
+    let mut first = 0;
+    while first < h {
+        let rows = per_band.min(h - first);
+        let planes = rests
+            .iter_mut()
+            .map(|(rest, stride)| {
+                let whole = std::mem::take(rest);
+                let (band, tail) = whole.split_at_mut((rows * *stride).min(whole.len()));
+                *rest = tail;
+                (band, *stride)
+            })
+            .collect();
+        bands.push(RowBand {
+            first,
+            rows,
+            planes,
+        });
+        first += rows;
     }
-    *CORES
+    let fill = &fill;
+    let work = move |mut band: RowBand| {
+        let mut scratch = RowScratch::default();
+        let mut row = vec![[0u8; 3]; w];
+        for k in 0..band.rows {
+            fill(&mut scratch, band.first + k, &mut row);
+            store_row(layout, &mut band.planes, k, &row);
+        }
+    };
+    std::thread::scope(|scope| {
+        let last = bands.pop();
+        for band in bands {
+            scope.spawn(move || work(band));
+        }
+        if let Some(band) = last {
+            work(band);
+        }
+    });
+}
+
+/// Stores row `k` of a band of the colour planes.
+fn store_row(layout: OutputLayout, planes: &mut [(&mut [u8], usize)], k: usize, row: &[[u8; 3]]) {
+    match layout {
+        OutputLayout::Planar { .. } => {
+            let (u, v) = planes.split_at_mut(1);
+            let (u, u_stride) = (&mut *u[0].0, u[0].1);
+            let (v, v_stride) = (&mut *v[0].0, v[0].1);
+            let u = &mut u[k * u_stride..k * u_stride + row.len()];
+            let v = &mut v[k * v_stride..k * v_stride + row.len()];
+            for ((cb, cr), &[c_b, c_r, _]) in u.iter_mut().zip(v.iter_mut()).zip(row) {
+                *cb = c_b;
+                *cr = c_r;
+            }
+        }
+        OutputLayout::SemiPlanar => {
+            let (uv, stride) = (&mut *planes[0].0, planes[0].1);
+            let uv = &mut uv[k * stride..k * stride + 2 * row.len()];
+            for (pair, &[cb, cr, _]) in uv.chunks_exact_mut(2).zip(row) {
+                pair[0] = cb;
+                pair[1] = cr;
+            }
+        }
+        OutputLayout::Rgb {
+            r,
+            g,
+            b,
+            alpha,
+            step,
+        } => {
+            let (image, stride) = (&mut *planes[0].0, planes[0].1);
+            let line = &mut image[k * stride..];
+            for (x, &[red, green, blue]) in row.iter().enumerate() {
+                let p = &mut line[x * step..];
+                p[r] = red;
+                p[g] = green;
+                p[b] = blue;
+                if let Some(alpha) = alpha {
+                    p[alpha] = 255;
+                }
+            }
+        }
+    }
 }
 
 /// Copies a luma plane row by row (strides may differ), through `map` (identity when the input
@@ -345,7 +416,8 @@ mod tests {
             width: 2,
             height: 2,
         };
-        let l = lightness_plane(plane, &table);
+        let mut l = vec![1.0; 9];
+        lightness_plane(plane, &table, &mut l);
         assert_eq!(l.len(), 4);
         assert_eq!(l[0], 0.0);
         assert!((l[1] - 100.0).abs() < 1e-3);
@@ -360,12 +432,14 @@ mod tests {
             matrix: Matrix::Bt709,
             transfer: Transfer::Srgb,
         });
-        let chroma = Chroma {
-            width: 2,
-            height: 1,
-            lightness: vec![50.0, 50.0],
-            a: vec![0.0, 60.0],
-            b: vec![0.0, 40.0],
+        // The chroma grid is the prediction's: its values go out as they are.
+        let chroma = Colouring {
+            lightness: &[50.0, 50.0],
+            size: (2, 1),
+            small_lightness: &[50.0, 50.0],
+            small: (2, 1),
+            a: &[0.0, 60.0],
+            b: &[0.0, 40.0],
         };
         let mut luma = vec![7u8; 4];
         let mut u = [0u8; 2];
@@ -375,7 +449,8 @@ mod tests {
         };
         write_colour(
             OutputLayout::Planar { sub_x: 1, sub_y: 1 },
-            &chroma,
+            chroma,
+            1,
             &convert,
             &mut planes,
         );
@@ -383,12 +458,18 @@ mod tests {
         assert!(v[1] > 150 && u[1] < 128);
         assert_eq!(luma, vec![7; 4], "luma is the caller's");
 
-        let mut luma = [0u8; 2];
+        // NV12 of a 4x2 frame: its 2x1 chroma grid is the prediction's.
+        let mut luma = [0u8; 8];
         let mut uv = [0u8; 4];
         let mut planes = OutputPlanes {
-            planes: vec![(&mut luma[..], 2), (&mut uv[..], 4)],
+            planes: vec![(&mut luma[..], 4), (&mut uv[..], 4)],
         };
-        write_colour(OutputLayout::SemiPlanar, &chroma, &convert, &mut planes);
+        let nv12 = Colouring {
+            lightness: &[50.0; 8],
+            size: (4, 2),
+            ..chroma
+        };
+        write_colour(OutputLayout::SemiPlanar, nv12, 1, &convert, &mut planes);
         assert_eq!(&uv[..2], &[128, 128]);
         assert_eq!((uv[2], uv[3]), (u[1], v[1]));
 
@@ -403,42 +484,62 @@ mod tests {
             alpha: Some(3),
             step: 4,
         };
-        write_colour(layout, &chroma, &convert, &mut planes);
+        write_colour(layout, chroma, 1, &convert, &mut planes);
         assert_eq!(&rgba[..4], &[119, 119, 119, 255]);
         assert!(rgba[4] > rgba[5] && rgba[4] > rgba[6] && rgba[7] == 255);
     }
 
     #[test]
     fn chroma_is_averaged_down_or_guided_up_to_the_output_grid() {
-        let lightness = vec![50.0f32; 8 * 4];
-        let small_lightness = vec![50.0f32; 4 * 2];
-        let a = [10.0f32, 10.0, 30.0, 30.0, 10.0, 10.0, 30.0, 30.0];
-        let b = [-5.0f32; 8];
-        // Finer than the prediction: guided upsampling (a flat guide keeps local means).
-        let up = upsample_chroma(
-            &lightness,
-            (8, 4),
-            &small_lightness,
-            (4, 2),
-            (&a, &b),
-            (8, 4),
-            1,
+        let convert = LabToVideo::new(Colorimetry {
+            range: Range::Full,
+            matrix: Matrix::Bt709,
+            transfer: Transfer::Srgb,
+        });
+        let colouring = Colouring {
+            lightness: &[50.0; 8 * 4],
+            size: (8, 4),
+            small_lightness: &[50.0; 4 * 2],
+            small: (4, 2),
+            a: &[10.0, 10.0, 30.0, 30.0, 10.0, 10.0, 30.0, 30.0],
+            b: &[-5.0; 8],
+        };
+        let left = convert.cbcr8(50.0, 10.0, -5.0);
+        let right = convert.cbcr8(50.0, 30.0, -5.0);
+        assert_ne!(left, right);
+        let mut luma = [0u8; 32];
+        // Finer than the prediction: guided upsampling. A flat guide keeps the local means
+        // (smoothed twice over the radius): every row alike, Cr rising with a* from the left
+        // edge to the right, strictly between the two sides' own colours.
+        let (mut u, mut v) = ([0u8; 32], [0u8; 32]);
+        let mut planes = OutputPlanes {
+            planes: vec![(&mut luma[..], 8), (&mut u[..], 8), (&mut v[..], 8)],
+        };
+        let layout = OutputLayout::Planar { sub_x: 1, sub_y: 1 };
+        write_colour(layout, colouring, 1, &convert, &mut planes);
+        for row in 1..4 {
+            assert_eq!(u[row * 8..row * 8 + 8], u[..8], "row {row}");
+            assert_eq!(v[row * 8..row * 8 + 8], v[..8], "row {row}");
+        }
+        assert!(
+            v[..8].windows(2).all(|pair| pair[0] <= pair[1]),
+            "{:?}",
+            &v[..8]
         );
-        assert_eq!((up.width, up.height, up.a.len()), (8, 4, 32));
-        assert!(up.b.iter().all(|v| (v + 5.0).abs() < 1e-4));
-        assert!(up.a[0] < up.a[7]);
+        assert!(
+            left[1] < v[0] && v[7] < right[1],
+            "{left:?} {:?} {right:?}",
+            &v[..8]
+        );
         // Coarser than the prediction: area average.
-        let down = upsample_chroma(
-            &lightness,
-            (8, 4),
-            &small_lightness,
-            (4, 2),
-            (&a, &b),
-            (2, 1),
-            1,
-        );
-        assert_eq!(down.a, vec![10.0, 30.0]);
-        assert_eq!(down.lightness, vec![50.0, 50.0]);
+        let (mut u, mut v) = ([0u8; 2], [0u8; 2]);
+        let mut planes = OutputPlanes {
+            planes: vec![(&mut luma[..], 8), (&mut u[..], 2), (&mut v[..], 2)],
+        };
+        let layout = OutputLayout::Planar { sub_x: 4, sub_y: 4 };
+        write_colour(layout, colouring, 1, &convert, &mut planes);
+        assert_eq!([u[0], v[0]], left);
+        assert_eq!([u[1], v[1]], right);
     }
 
     #[test]

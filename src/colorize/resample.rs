@@ -43,6 +43,116 @@ impl AxisWeights {
     }
 }
 
+/// An axis's weights with the same number of taps for every output sample, stored flat, for the
+/// inner loop along rows: shorter windows are moved left within the input and padded with
+/// leading zero weights, which leave every sum as it was.
+#[derive(Debug, Clone)]
+struct Taps {
+    taps: usize,
+    starts: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+impl Taps {
+    fn new(axis: &AxisWeights, from: usize) -> Self {
+        let taps = axis
+            .weights
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .min(from);
+        let mut starts = Vec::with_capacity(axis.starts.len());
+        let mut weights = Vec::with_capacity(axis.starts.len() * taps);
+        for (&first, window) in axis.starts.iter().zip(&axis.weights) {
+            let start = first.min(from - taps);
+            starts.push(start);
+            let lead = first - start;
+            weights.extend(std::iter::repeat_n(0.0, lead));
+            weights.extend_from_slice(window);
+            weights.extend(std::iter::repeat_n(0.0, taps - lead - window.len()));
+        }
+        Taps {
+            taps,
+            starts,
+            weights,
+        }
+    }
+
+    /// The resampled `row` into `out`.
+    fn apply(&self, row: &[f32], out: &mut [f32]) {
+        let taps = self.taps;
+        for ((value, &start), weights) in out
+            .iter_mut()
+            .zip(&self.starts)
+            .zip(self.weights.chunks_exact(taps))
+        {
+            *value = weights
+                .iter()
+                .zip(&row[start..start + taps])
+                .map(|(w, v)| w * v)
+                .sum();
+        }
+    }
+}
+
+/// Resizes planes of one size to another, row by row: an output row needs only the input rows
+/// under it, so callers can produce rows where they use them and split a plane into bands of
+/// rows on several cores, with results identical to a whole-plane resize.
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    from: (usize, usize),
+    to: (usize, usize),
+    horizontal: Taps,
+    vertical: AxisWeights,
+}
+
+impl Resampler {
+    pub fn new(from: (usize, usize), to: (usize, usize)) -> Self {
+        Resampler {
+            from,
+            to,
+            horizontal: Taps::new(&AxisWeights::new(from.0, to.0), from.0),
+            vertical: AxisWeights::new(from.1, to.1),
+        }
+    }
+
+    /// Output row `y` of the `from`-sized plane `src` into `out` (`to.0` samples); `scratch`
+    /// holds the horizontally resampled input rows the row is made of.
+    pub fn row(&self, src: &[f32], y: usize, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        let (width, out_width) = (self.from.0, self.to.0);
+        let start = self.vertical.starts[y];
+        let weights = &self.vertical.weights[y];
+        scratch.resize(weights.len() * out_width, 0.0);
+        for (k, resampled) in scratch.chunks_exact_mut(out_width).enumerate() {
+            self.horizontal.apply(
+                &src[(start + k) * width..(start + k + 1) * width],
+                resampled,
+            );
+        }
+        out.fill(0.0);
+        for (&w, resampled) in weights.iter().zip(scratch.chunks_exact(out_width)) {
+            for (value, &r) in out.iter_mut().zip(resampled) {
+                *value += w * r;
+            }
+        }
+    }
+
+    /// The whole resized plane into `out` (`to.0 × to.1`), in bands of rows on the cores when
+    /// it is large enough to pay for them.
+    pub fn resize_into(&self, src: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(src.len(), self.from.0 * self.from.1);
+        let out_width = self.to.0;
+        // The work is in reading the input: the bands follow its size, not the output's.
+        in_row_bands(out, out_width, bands_for(src.len()), |first, band| {
+            let mut scratch = Vec::new();
+            for (k, row) in band.chunks_exact_mut(out_width).enumerate() {
+                self.row(src, first + k, &mut scratch, row);
+            }
+        });
+    }
+}
+
 /// Resizes a `width × height` plane to `out_width × out_height`.
 pub fn resize(
     src: &[f32],
@@ -51,33 +161,49 @@ pub fn resize(
     out_width: usize,
     out_height: usize,
 ) -> Vec<f32> {
-    debug_assert_eq!(src.len(), width * height);
-    let horizontal = AxisWeights::new(width, out_width);
-    let vertical = AxisWeights::new(height, out_height);
-    let mut rows = vec![0.0f32; out_width * height];
-    for y in 0..height {
-        let row = &src[y * width..(y + 1) * width];
-        let out = &mut rows[y * out_width..(y + 1) * out_width];
-        for (o, value) in out.iter_mut().enumerate() {
-            let start = horizontal.starts[o];
-            *value = horizontal.weights[o]
-                .iter()
-                .enumerate()
-                .map(|(k, w)| w * row[start + k])
-                .sum();
-        }
-    }
     let mut out = vec![0.0f32; out_width * out_height];
-    for (o, out_row) in out.chunks_exact_mut(out_width).enumerate() {
-        let start = vertical.starts[o];
-        for (k, &w) in vertical.weights[o].iter().enumerate() {
-            let row = &rows[(start + k) * out_width..(start + k + 1) * out_width];
-            for (value, &r) in out_row.iter_mut().zip(row) {
-                *value += w * r;
+    Resampler::new((width, height), (out_width, out_height)).resize_into(src, &mut out);
+    out
+}
+
+/// The cores planes are shared out over, asked once: the answer reads the process's CPU
+/// affinity and cgroup limits, which is not work for every frame.
+static CORES: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+
+/// How many bands of rows a plane of `samples` is worked on in: one per core for planes large
+/// enough to pay for starting the threads.
+pub fn bands_for(samples: usize) -> usize {
+    if samples < 200_000 {
+        return 1;
+    }
+    *CORES
+}
+
+/// Runs `work(first_row, band)` on `bands` bands of whole rows of `plane` (`row_len` samples a
+/// row), one band on this thread and the others on threads of their own.
+pub fn in_row_bands<T: Send>(
+    plane: &mut [T],
+    row_len: usize,
+    bands: usize,
+    work: impl Fn(usize, &mut [T]) + Sync,
+) {
+    if plane.is_empty() || row_len == 0 {
+        return;
+    }
+    let rows = plane.len() / row_len;
+    let per_band = rows.div_ceil(bands.max(1)).max(1);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut bands = plane.chunks_mut(per_band * row_len).enumerate().peekable();
+        while let Some((index, band)) = bands.next() {
+            if bands.peek().is_none() {
+                work(index * per_band, band);
+            } else {
+                scope.spawn(move || work(index * per_band, band));
             }
         }
-    }
-    out
+    });
 }
 
 /// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel).
@@ -136,7 +262,7 @@ fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32>
 /// interpolated, then applied to the full-resolution guide.
 pub struct GuidedUpsampler {
     low: (usize, usize),
-    high: (usize, usize),
+    up: Resampler,
     radius: usize,
     eps: f32,
     mean_guide: Vec<f32>,
@@ -163,7 +289,7 @@ impl GuidedUpsampler {
             .collect();
         GuidedUpsampler {
             low,
-            high,
+            up: Resampler::new(low, high),
             radius,
             eps,
             mean_guide,
@@ -172,8 +298,9 @@ impl GuidedUpsampler {
         }
     }
 
-    /// One chroma channel at low resolution -> at high resolution, given the high guide.
-    pub fn upsample(&self, channel_low: &[f32], guide_high: &[f32]) -> Vec<f32> {
+    /// The local linear model of one chroma channel at low resolution, averaged over each
+    /// sample's windows: chroma ≈ gain·guide + offset.
+    pub fn coefficients(&self, channel_low: &[f32]) -> Coefficients {
         let (w, h) = self.low;
         let mean_p = box_mean(channel_low, w, h, self.radius);
         let products: Vec<f32> = channel_low
@@ -182,23 +309,63 @@ impl GuidedUpsampler {
             .map(|(p, i)| p * i)
             .collect();
         let mean_ip = box_mean(&products, w, h, self.radius);
-        let mut a = vec![0.0f32; w * h];
-        let mut b = vec![0.0f32; w * h];
+        let mut gain = vec![0.0f32; w * h];
+        let mut offset = vec![0.0f32; w * h];
         for k in 0..w * h {
-            a[k] = (mean_ip[k] - self.mean_guide[k] * mean_p[k]) / (self.var_guide[k] + self.eps);
-            b[k] = mean_p[k] - a[k] * self.mean_guide[k];
+            gain[k] =
+                (mean_ip[k] - self.mean_guide[k] * mean_p[k]) / (self.var_guide[k] + self.eps);
+            offset[k] = mean_p[k] - gain[k] * self.mean_guide[k];
         }
-        let a = box_mean(&a, w, h, self.radius);
-        let b = box_mean(&b, w, h, self.radius);
-        let (hw, hh) = self.high;
-        let a = resize(&a, w, h, hw, hh);
-        let b = resize(&b, w, h, hw, hh);
-        a.iter()
-            .zip(&b)
-            .zip(guide_high)
-            .map(|((a, b), i)| a * i + b)
-            .collect()
+        Coefficients {
+            gain: box_mean(&gain, w, h, self.radius),
+            offset: box_mean(&offset, w, h, self.radius),
+        }
     }
+
+    /// Row `y` of the channel at high resolution into `out`, from its `coefficients` and the
+    /// high-resolution guide's row `guide_row`.
+    pub fn row(
+        &self,
+        coefficients: &Coefficients,
+        y: usize,
+        guide_row: &[f32],
+        scratch: &mut UpsampleScratch,
+        out: &mut [f32],
+    ) {
+        let width = self.up.to.0;
+        scratch.gain.resize(width, 0.0);
+        scratch.offset.resize(width, 0.0);
+        self.up
+            .row(&coefficients.gain, y, &mut scratch.rows, &mut scratch.gain);
+        self.up.row(
+            &coefficients.offset,
+            y,
+            &mut scratch.rows,
+            &mut scratch.offset,
+        );
+        for (((value, gain), offset), i) in out
+            .iter_mut()
+            .zip(&scratch.gain)
+            .zip(&scratch.offset)
+            .zip(guide_row)
+        {
+            *value = gain * i + offset;
+        }
+    }
+}
+
+/// A channel's guided-filter coefficients at low resolution.
+pub struct Coefficients {
+    gain: Vec<f32>,
+    offset: Vec<f32>,
+}
+
+/// What `GuidedUpsampler::row` works in, kept from row to row.
+#[derive(Debug, Default)]
+pub struct UpsampleScratch {
+    rows: Vec<f32>,
+    gain: Vec<f32>,
+    offset: Vec<f32>,
 }
 
 #[cfg(test)]
@@ -228,6 +395,24 @@ mod tests {
     }
 
     #[test]
+    fn a_large_plane_shrinks_in_bands_to_the_same_block_means() {
+        // 400 000 samples: large enough to be shared out over the cores, in bands of rows
+        // that must each land at their own place.
+        let (width, height) = (1000, 400);
+        let src: Vec<f32> = (0..width * height)
+            .map(|k| ((k * 7919) % 1000) as f32)
+            .collect();
+        let out = resize(&src, width, height, width / 2, height / 2);
+        for y in 0..height / 2 {
+            for x in 0..width / 2 {
+                let at = |dx, dy| src[(2 * y + dy) * width + 2 * x + dx];
+                let mean = (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4.0;
+                assert!((out[y * width / 2 + x] - mean).abs() < 1e-3, "{x}, {y}");
+            }
+        }
+    }
+
+    #[test]
     fn box_mean_clips_at_borders() {
         let out = box_mean(&[0.0, 3.0, 6.0, 9.0], 4, 1, 1);
         assert_eq!(out, vec![1.5, 3.0, 6.0, 7.5]);
@@ -247,7 +432,18 @@ mod tests {
         let guide_high: Vec<f32> = (0..32 * 16)
             .map(|k| if k % 32 < 16 { 0.2 } else { 0.8 })
             .collect();
-        let out = up.upsample(&chroma_low, &guide_high);
+        let coefficients = up.coefficients(&chroma_low);
+        let mut scratch = UpsampleScratch::default();
+        let mut out = vec![0.0; 32 * 16];
+        for (y, row) in out.chunks_exact_mut(32).enumerate() {
+            up.row(
+                &coefficients,
+                y,
+                &guide_high[y * 32..(y + 1) * 32],
+                &mut scratch,
+                row,
+            );
+        }
         let bilinear = resize(&chroma_low, lw, lh, 32, 16);
         let truth = |x: usize| if x < 16 { -20.0 } else { 30.0 };
         for y in 0..16 {

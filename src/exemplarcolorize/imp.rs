@@ -214,6 +214,9 @@ struct State {
     current: Vec<SceneReference>,
     /// What carries over between the frames of a scene; taken out while a frame is coloured.
     chain: FrameChain,
+    /// The frame's lightness, a buffer kept from frame to frame (taken out while a frame is
+    /// coloured): a fresh one would cost a page fault every 4 KiB of it.
+    lightness: Vec<f32>,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: ReferenceCache<EncodedReference>,
     /// Chooses the scenes' references, remembering the scenes since the stream started or was
@@ -259,6 +262,7 @@ impl Default for State {
             scene: 0,
             current: Vec::new(),
             chain: FrameChain::default(),
+            lightness: Vec::new(),
             cache: ReferenceCache::new(CACHED_REFERENCES),
             chooser: ReferenceChooser::default(),
             scene_in_colour: false,
@@ -2121,7 +2125,8 @@ impl VideoFilterImpl for ExemplarColorize {
                     );
                 }
                 Some(scene) => {
-                    let lightness = render::lightness_plane(luma, &table);
+                    let mut lightness = Vec::new();
+                    render::lightness_plane(luma, &table, &mut lightness);
                     let current =
                         self.start_scene(scene, pts, &lightness, (width, height), None)?;
                     if let Some(planned) = lock(&self.state).planned.last_mut() {
@@ -2148,7 +2153,8 @@ impl VideoFilterImpl for ExemplarColorize {
             }
             return Ok(gst::FlowSuccess::Ok);
         }
-        let lightness = render::lightness_plane(luma, &table);
+        let mut lightness = std::mem::take(&mut lock(&self.state).lightness);
+        render::lightness_plane(luma, &table, &mut lightness);
 
         let references = match pending {
             Some(scene) => {
@@ -2183,7 +2189,11 @@ impl VideoFilterImpl for ExemplarColorize {
                 },
             )
         });
-        lock(&self.state).chain = chain;
+        {
+            let mut state = lock(&self.state);
+            state.chain = chain;
+            state.lightness = lightness;
+        }
         let times = coloured?.map_err(|err| {
             gst::element_imp_error!(
                 self,
@@ -2196,12 +2206,11 @@ impl VideoFilterImpl for ExemplarColorize {
         gst::log!(
             CAT,
             imp = self,
-            "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample {:.1} ms, write {:.1} ms",
+            "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh}, upsample and write {:.1} ms",
             lock(&self.state).frame(),
             times.resize.as_secs_f64() * 1e3,
             times.colorizer.as_secs_f64() * 1e3,
-            times.upsample.as_secs_f64() * 1e3,
-            times.write.as_secs_f64() * 1e3
+            times.render.as_secs_f64() * 1e3
         );
         Ok(gst::FlowSuccess::Ok)
     }
