@@ -3,7 +3,9 @@
 //! From a grey frame's luma to a colour frame: L* planes in, 8-bit video planes out.
 
 use super::color::LabToVideo;
-use super::resample::{bands_for, in_row_bands, GuidedUpsampler, Resampler, UpsampleScratch};
+use super::resample::{
+    bands_for, in_row_bands, GuidedUpsampler, ResampledRows, Resampler, UpsampleScratch,
+};
 
 /// A borrowed 8-bit plane.
 #[derive(Debug, Clone, Copy)]
@@ -103,12 +105,15 @@ pub struct Colouring<'a> {
 /// What a row of the output is computed in, kept from row to row of a band.
 #[derive(Debug, Default)]
 struct RowScratch {
-    rows: Vec<f32>,
+    lightness_rows: ResampledRows,
     lightness: Vec<f32>,
     guide: Vec<f32>,
     a: Vec<f32>,
     b: Vec<f32>,
-    upsample: UpsampleScratch,
+    a_rows: ResampledRows,
+    b_rows: ResampledRows,
+    a_upsample: UpsampleScratch,
+    b_upsample: UpsampleScratch,
 }
 
 /// Writes the colour planes of the output from `colouring` (for YUV layouts the luma plane is
@@ -135,9 +140,12 @@ pub fn write_colour(
     let lightness_row = |scratch: &mut RowScratch, y: usize| {
         scratch.lightness.resize(chroma.0, 0.0);
         match &to_chroma {
-            Some(resampler) => {
-                resampler.row(lightness, y, &mut scratch.rows, &mut scratch.lightness)
-            }
+            Some(resampler) => resampler.row(
+                lightness,
+                y,
+                &mut scratch.lightness_rows,
+                &mut scratch.lightness,
+            ),
             None => scratch
                 .lightness
                 .copy_from_slice(&lightness[y * size.0..(y + 1) * size.0]),
@@ -155,8 +163,8 @@ pub fn write_colour(
             lightness_row(scratch, y);
             scratch.a.resize(chroma.0, 0.0);
             scratch.b.resize(chroma.0, 0.0);
-            down.row(a, y, &mut scratch.rows, &mut scratch.a);
-            down.row(b, y, &mut scratch.rows, &mut scratch.b);
+            down.row(a, y, &mut scratch.a_rows, &mut scratch.a);
+            down.row(b, y, &mut scratch.b_rows, &mut scratch.b);
             colour_row(scratch, row);
         });
         return;
@@ -184,11 +192,12 @@ pub fn write_colour(
             guide,
             a,
             b,
-            upsample,
+            a_upsample,
+            b_upsample,
             ..
         } = scratch;
-        upsampler.row(&a_model, y, guide, upsample, a);
-        upsampler.row(&b_model, y, guide, upsample, b);
+        upsampler.row(&a_model, y, guide, a_upsample, a);
+        upsampler.row(&b_model, y, guide, b_upsample, b);
         colour_row(scratch, row);
     });
 }

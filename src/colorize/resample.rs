@@ -82,6 +82,19 @@ impl Taps {
     /// The resampled `row` into `out`.
     fn apply(&self, row: &[f32], out: &mut [f32]) {
         let taps = self.taps;
+        if taps == 2 {
+            // Linear interpolation and halving, the common cases, with the tap count known to
+            // the compiler (the same sums: a sum's zero start changes no value).
+            for ((value, &start), weights) in out
+                .iter_mut()
+                .zip(&self.starts)
+                .zip(self.weights.chunks_exact(2))
+            {
+                let pair = &row[start..start + 2];
+                *value = weights[0] * pair[0] + weights[1] * pair[1];
+            }
+            return;
+        }
         for ((value, &start), weights) in out
             .iter_mut()
             .zip(&self.starts)
@@ -117,21 +130,41 @@ impl Resampler {
         }
     }
 
-    /// Output row `y` of the `from`-sized plane `src` into `out` (`to.0` samples); `scratch`
-    /// holds the horizontally resampled input rows the row is made of.
-    pub fn row(&self, src: &[f32], y: usize, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    /// Output row `y` of the `from`-sized plane `src` into `out` (`to.0` samples); `rows`
+    /// keeps the horizontally resampled input rows, so that the next output row reuses those it
+    /// shares (when enlarging, each input row serves two or more output rows).
+    pub fn row(&self, src: &[f32], y: usize, rows: &mut ResampledRows, out: &mut [f32]) {
         let (width, out_width) = (self.from.0, self.to.0);
         let start = self.vertical.starts[y];
         let weights = &self.vertical.weights[y];
-        scratch.resize(weights.len() * out_width, 0.0);
-        for (k, resampled) in scratch.chunks_exact_mut(out_width).enumerate() {
-            self.horizontal.apply(
-                &src[(start + k) * width..(start + k + 1) * width],
-                resampled,
-            );
+        let slots = self
+            .vertical
+            .weights
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1);
+        let source = (src.as_ptr() as usize, src.len(), out_width);
+        if rows.source != Some(source) || rows.held.len() != slots {
+            rows.source = Some(source);
+            rows.held.clear();
+            rows.held.resize(slots, None);
+            rows.data.resize(slots * out_width, 0.0);
+        }
+        for input_row in start..start + weights.len() {
+            let slot = input_row % slots;
+            if rows.held[slot] != Some(input_row) {
+                self.horizontal.apply(
+                    &src[input_row * width..(input_row + 1) * width],
+                    &mut rows.data[slot * out_width..(slot + 1) * out_width],
+                );
+                rows.held[slot] = Some(input_row);
+            }
         }
         out.fill(0.0);
-        for (&w, resampled) in weights.iter().zip(scratch.chunks_exact(out_width)) {
+        for (k, &w) in weights.iter().enumerate() {
+            let slot = (start + k) % slots;
+            let resampled = &rows.data[slot * out_width..(slot + 1) * out_width];
             for (value, &r) in out.iter_mut().zip(resampled) {
                 *value += w * r;
             }
@@ -145,12 +178,21 @@ impl Resampler {
         let out_width = self.to.0;
         // The work is in reading the input: the bands follow its size, not the output's.
         in_row_bands(out, out_width, bands_for(src.len()), |first, band| {
-            let mut scratch = Vec::new();
+            let mut rows = ResampledRows::default();
             for (k, row) in band.chunks_exact_mut(out_width).enumerate() {
-                self.row(src, first + k, &mut scratch, row);
+                self.row(src, first + k, &mut rows, row);
             }
         });
     }
+}
+
+/// Horizontally resampled input rows of one plane, each in the slot its row number gives.
+#[derive(Debug, Default)]
+pub struct ResampledRows {
+    /// The plane (its address and length) and output width the rows belong to.
+    source: Option<(usize, usize, usize)>,
+    held: Vec<Option<usize>>,
+    data: Vec<f32>,
 }
 
 /// Resizes a `width × height` plane to `out_width × out_height`.
@@ -335,12 +377,16 @@ impl GuidedUpsampler {
         let width = self.up.to.0;
         scratch.gain.resize(width, 0.0);
         scratch.offset.resize(width, 0.0);
-        self.up
-            .row(&coefficients.gain, y, &mut scratch.rows, &mut scratch.gain);
+        self.up.row(
+            &coefficients.gain,
+            y,
+            &mut scratch.gain_rows,
+            &mut scratch.gain,
+        );
         self.up.row(
             &coefficients.offset,
             y,
-            &mut scratch.rows,
+            &mut scratch.offset_rows,
             &mut scratch.offset,
         );
         for (((value, gain), offset), i) in out
@@ -363,7 +409,8 @@ pub struct Coefficients {
 /// What `GuidedUpsampler::row` works in, kept from row to row.
 #[derive(Debug, Default)]
 pub struct UpsampleScratch {
-    rows: Vec<f32>,
+    gain_rows: ResampledRows,
+    offset_rows: ResampledRows,
     gain: Vec<f32>,
     offset: Vec<f32>,
 }
