@@ -186,7 +186,9 @@ impl Resampler {
     }
 }
 
-/// Horizontally resampled input rows of one plane, each in the slot its row number gives.
+/// Horizontally resampled input rows of one plane, each in the slot its row number gives. The
+/// plane is recognised by its address, not its content: keep one only while its plane is
+/// unchanged (the callers here make one per band of rows of one frame).
 #[derive(Debug, Default)]
 pub struct ResampledRows {
     /// The plane (its address and length) and output width the rows belong to.
