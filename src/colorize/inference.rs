@@ -246,9 +246,21 @@ pub struct SessionOptions {
 
 /// Builds a session, registering the requested GPU provider when it can. Returns the session,
 /// the provider that runs it and, when it fell back to CPU, why.
+/// Whether a session's threads spin between the operators of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spinning {
+    /// Spin within a run, stop the moment it ends: for graphs of many small operators run
+    /// once a frame.
+    WithinRuns,
+    /// Sleep whenever there is no work: for a model whose long runs may overlap another
+    /// session's on other threads, where spinning would take the cores the other one needs.
+    Never,
+}
+
 fn build_session(
     model: &Path,
     options: &SessionOptions,
+    spinning: Spinning,
 ) -> Result<(Session, &'static str, Option<String>), InferenceError> {
     let (environment, _) = environment()?;
     if !model.is_file() {
@@ -261,9 +273,14 @@ fn build_session(
     // Subnormal floats are flushed to zero: the colorizer's sharp attention (softmax at
     // temperature 0.03) underflows into them on ordinary frames, and each costs the CPU a slow
     // assist — 30 ms a frame instead of 22 ms at 448x256 on 2 cores, for weights below 1e-38
-    // that change no output sample.
+    // that change no output sample. Spinning within runs: waking from sleep for each of the
+    // colorizer's operators cost 2-3 ms a frame; stopping the moment a run ends keeps the
+    // threads from burning a core between frames and from taking it from the element's own
+    // row bands (spinning past the run made 1080p frames 25 % slower).
     let mut builder = Session::builder(environment)?
-        .with_intra_op_spinning(false)
+        .with_intra_op_spinning(spinning == Spinning::WithinRuns)
+        .map_err(|e| InferenceError(e.to_string()))?
+        .with_config_entry("session.force_spinning_stop", "1")
         .map_err(|e| InferenceError(e.to_string()))?
         .with_flush_to_zero()
         .map_err(|e| InferenceError(e.to_string()))?;
@@ -473,7 +490,8 @@ impl Models {
         reference: &Path,
         options: &SessionOptions,
     ) -> Result<Self, InferenceError> {
-        let (encoder_session, provider, fallback) = build_session(encoder, options)?;
+        let (encoder_session, provider, fallback) =
+            build_session(encoder, options, Spinning::WithinRuns)?;
         check_ports(
             encoder,
             "encoder",
@@ -501,7 +519,7 @@ impl Models {
             })?;
         // Optional: without it retrieval still works, on the global embedding alone.
         let local_dimension = output_channels(&encoder_session, LOCAL_FEATURES, 4).unwrap_or(0);
-        let (reference_session, _, _) = build_session(reference, options)?;
+        let (reference_session, _, _) = build_session(reference, options, Spinning::WithinRuns)?;
         check_ports(
             reference,
             "colorizer reference",
@@ -526,7 +544,7 @@ impl Models {
                 },
             ],
         )?;
-        let (colorizer_session, _, _) = build_session(colorizer, options)?;
+        let (colorizer_session, _, _) = build_session(colorizer, options, Spinning::WithinRuns)?;
         check_ports(
             colorizer,
             "colorizer",
@@ -710,7 +728,7 @@ impl TransitionModel {
             strict: false,
             threads: 0,
         };
-        let (session, _, _) = build_session(path, &options)?;
+        let (session, _, _) = build_session(path, &options, Spinning::Never)?;
         check_ports(
             path,
             "transition model",
