@@ -118,15 +118,19 @@ pub struct Resampler {
     to: (usize, usize),
     horizontal: Taps,
     vertical: AxisWeights,
+    /// The most input rows an output row is made of.
+    vertical_taps: usize,
 }
 
 impl Resampler {
     pub fn new(from: (usize, usize), to: (usize, usize)) -> Self {
+        let vertical = AxisWeights::new(from.1, to.1);
         Resampler {
             from,
             to,
             horizontal: Taps::new(&AxisWeights::new(from.0, to.0), from.0),
-            vertical: AxisWeights::new(from.1, to.1),
+            vertical_taps: vertical.weights.iter().map(Vec::len).max().unwrap_or(1),
+            vertical,
         }
     }
 
@@ -137,13 +141,7 @@ impl Resampler {
         let (width, out_width) = (self.from.0, self.to.0);
         let start = self.vertical.starts[y];
         let weights = &self.vertical.weights[y];
-        let slots = self
-            .vertical
-            .weights
-            .iter()
-            .map(Vec::len)
-            .max()
-            .unwrap_or(1);
+        let slots = self.vertical_taps;
         let source = (src.as_ptr() as usize, src.len(), out_width);
         if rows.source != Some(source) || rows.held.len() != slots {
             rows.source = Some(source);
