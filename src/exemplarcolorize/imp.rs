@@ -215,7 +215,7 @@ struct State {
     /// What carries over between the frames of a scene; taken out while a frame is coloured.
     chain: FrameChain,
     /// The frame's lightness, a buffer kept from frame to frame (taken out while a frame is
-    /// coloured): a fresh one would cost a page fault every 4 KiB of it.
+    /// coloured), so that steady state allocates no frame-sized plane.
     lightness: Vec<f32>,
     /// Encoded references by path, so returning to a photo costs nothing.
     cache: ReferenceCache<EncodedReference>,
