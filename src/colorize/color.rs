@@ -244,6 +244,14 @@ impl LabToVideo {
     /// vectorises.
     pub fn row(&self, rgb: bool, l: &[f32], a: &[f32], b: &[f32], out: &mut [[u8; 3]]) {
         const BLOCK: usize = 32;
+        let video = |encoded: [f32; 3]| {
+            if rgb {
+                Self::quantise_rgb(encoded)
+            } else {
+                let [cb, cr] = self.quantise_cbcr(encoded);
+                [cb, cr, 0]
+            }
+        };
         let mut linear = [[0.0f32; 3]; BLOCK];
         let blocks = l
             .chunks_exact(BLOCK)
@@ -256,13 +264,7 @@ impl LabToVideo {
                 *value = Self::linear(l, a, b);
             }
             for (value, out) in linear.iter().zip(out) {
-                let encoded = value.map(|v| self.encode(v));
-                *out = if rgb {
-                    Self::quantise_rgb(encoded)
-                } else {
-                    let [cb, cr] = self.quantise_cbcr(encoded);
-                    [cb, cr, 0]
-                };
+                *out = video(value.map(|v| self.encode(v)));
             }
         }
         for (((&l, &a), &b), out) in l[done..]
@@ -271,12 +273,7 @@ impl LabToVideo {
             .zip(&b[done..])
             .zip(&mut out[done..])
         {
-            *out = if rgb {
-                self.rgb8(l, a, b)
-            } else {
-                let [cb, cr] = self.cbcr8(l, a, b);
-                [cb, cr, 0]
-            };
+            *out = video(self.rgb(l, a, b));
         }
     }
 }
