@@ -272,8 +272,8 @@ def build_encoder(state):
 def build_reference(state):
     g = Graph()
     lab = helper.make_tensor_value_info("reference_lab", TensorProto.FLOAT, [1, 3, "Hr", "Wr"])
-    lightness = g.op("Slice", ["reference_lab", g.const([0], dtype=np.int64), g.const([1], dtype=np.int64), g.const([1], dtype=np.int64)])
-    ab = g.op("Slice", ["reference_lab", g.const([1], dtype=np.int64), g.const([3], dtype=np.int64), g.const([1], dtype=np.int64)])
+    lightness = channels(g, "reference_lab", 0, 1)
+    ab = channels(g, "reference_lab", 1, 3)
     features, size = dense_features(g, state, lightness_to_encoder_input(g, lightness))
     l_grid = to_grid(g, lightness)
     rows = luminance_rows(g, l_grid, reference=True)
