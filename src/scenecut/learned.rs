@@ -50,6 +50,13 @@ const HYBRID_PEAK_RATIO: f32 = 5.0;
 /// A transition whose frames of the "every frame of the transition" head above 0.5 number at
 /// least this many is gradual (a fade or a dissolve), else a cut.
 const GRADUAL_FRAMES: usize = 3;
+/// The every-frame head's level that carries a transition of the model on either side of its
+/// frames above `TRANSITION_THRESHOLD`: a long dissolve's probability climbs over tens of frames
+/// and crosses 0.5 only in a few frames near its end (on the transitions benchmark a 60-frame
+/// dissolve gave 0.2-0.5 for 40 frames, with four frames above 0.5 among them). Its extent
+/// says what the transition spans: which pictures to compare for light, and whether it is
+/// gradual.
+const TRANSITION_EXTENT_LEVEL: f32 = 0.3;
 /// A transition of the model longer than this starts its scene this many frames after it began.
 const GRADUAL_START_FRAMES: u64 = 12;
 /// A fade or dissolve starts no scene within this many frames of the previous scene start: it
@@ -529,14 +536,46 @@ impl Combiner {
             })
     }
 
+    /// The frames `[start, end)` of the model's transition `[start, frame)` (still going at
+    /// `frame`, or ended just before it) with the frames on either side that the every-frame
+    /// head holds above `TRANSITION_EXTENT_LEVEL`, as far as the model has judged them and
+    /// their pictures are known.
+    fn extent(&self, start: u64, frame: u64) -> (u64, u64) {
+        let carried = |f: u64| {
+            self.model_at(f)
+                .is_some_and(|p| p.any > TRANSITION_EXTENT_LEVEL)
+                || self.in_transition(f)
+        };
+        let mut from = start;
+        while from > self.first && carried(from - 1) {
+            from -= 1;
+        }
+        let mut end = frame;
+        while carried(end) && self.picture(end + 1).is_some() {
+            end += 1;
+        }
+        (from, end)
+    }
+
     fn model_verdict(&self, frame: u64, start: u64, peak: f32) -> Verdict {
-        if let Some(correlation) = self.lighting(start, frame) {
+        let (from, end) = self.extent(start, frame);
+        let kind = self.model_kind(from, end);
+        // A dissolve is held to the pictures on either side of all of it: a long one starts
+        // its scene while it is still going, when the frames around its strongest part share
+        // most of their picture, as those around a change of light do. A fade's way out is a
+        // change of light of the old picture until black, where pictures do not compare: its
+        // scene starts at the first picture after black (the rule's fade-in, or the model's
+        // way in).
+        let (before, after) = match kind {
+            Kind::Fade => (start, frame),
+            Kind::Cut | Kind::Dissolve => (from, end),
+        };
+        if let Some(correlation) = self.lighting(before, after) {
             return Verdict::Lighting {
                 score: peak as f64,
                 correlation,
             };
         }
-        let kind = self.model_kind(start, frame);
         if kind == Kind::Cut {
             // A cut is the single-frame head's to mark; a short run of the every-frame head
             // alone is noise (on a slow pan of a dark photo it reached 0.53 five frames before
@@ -753,10 +792,21 @@ mod tests {
         model: &[(f32, f32)],
         means: &[f64],
     ) -> Vec<Decision> {
+        combine_pictures(method, rule_cuts, model, means, |_| Vec::new())
+    }
+
+    /// `combine` with each frame's luma thumbnail.
+    fn combine_pictures(
+        method: Method,
+        rule_cuts: &[u64],
+        model: &[(f32, f32)],
+        means: &[f64],
+        picture: impl Fn(u64) -> Vec<u8>,
+    ) -> Vec<Decision> {
         let mut combiner = Combiner::new(method, 8);
         let mut decisions = Vec::new();
         for frame in 0..model.len() as u64 {
-            combiner.push_picture(levels(means[frame as usize]), &[]);
+            combiner.push_picture(levels(means[frame as usize]), &picture(frame));
             combiner.push_rule(rule(frame, rule_cuts.contains(&frame)));
             let (transition, any) = model[frame as usize];
             combiner.push_model(frame, &[Probabilities { transition, any }]);
@@ -960,6 +1010,47 @@ mod tests {
             matches!(found[20].verdict, Verdict::Lighting { correlation, .. } if correlation > 0.99)
         );
         assert_eq!(starts(&found), [(0, Kind::Cut)]);
+    }
+
+    #[test]
+    fn a_long_dissolve_is_judged_by_the_pictures_around_all_of_it() {
+        let a: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
+        let b: Vec<u8> = (0..1296u32).map(|i| ((i * 53 + 7) % 200) as u8).collect();
+        // The every-frame head climbs over frames 22-50 and passes 0.5 on 44-47 only, the
+        // cut head stays low: what the model makes of a slow dissolve.
+        let mut marks: Vec<_> = (22..51).map(|f| (f, 0.05, 0.35)).collect();
+        marks.extend((44..48).map(|f| (f, 0.05, 0.55)));
+        let model = model_marks(&marks);
+        let bright = vec![120.0; 80];
+        // From `a` to `b` over frames 20-60: frames 43 and 48, either side of the strong part,
+        // correlate 0.97; frames 21 and 51, either side of all of it, 0.32.
+        let dissolve = |frame: u64| -> Vec<u8> {
+            let t = ((frame as f64 - 20.0) / 40.0).clamp(0.0, 1.0);
+            a.iter()
+                .zip(&b)
+                .map(|(&x, &y)| ((1.0 - t) * x as f64 + t * y as f64).round() as u8)
+                .collect()
+        };
+        // The same picture in light that grows over the same frames.
+        let light = |frame: u64| -> Vec<u8> {
+            let gain = 1.0 + ((frame as f64 - 20.0) / 40.0).clamp(0.0, 1.0) * 0.25;
+            a.iter().map(|&x| (x as f64 * gain) as u8).collect()
+        };
+        for method in [Method::Learned, Method::Hybrid] {
+            let decisions = combine_pictures(method, &[], &model, &bright, dissolve);
+            assert_eq!(
+                starts(&decisions),
+                [(0, Kind::Cut), (48, Kind::Dissolve)],
+                "{method:?}"
+            );
+            let decisions = combine_pictures(method, &[], &model, &bright, light);
+            assert_eq!(starts(&decisions), [(0, Kind::Cut)], "{method:?}");
+            assert!(
+                matches!(decisions[48].verdict, Verdict::Lighting { correlation, .. } if correlation > 0.99),
+                "{method:?}: {:?}",
+                decisions[48].verdict
+            );
+        }
     }
 
     #[test]
