@@ -473,7 +473,9 @@ impl Combiner {
                             probability: support as f64,
                         }
                     } else {
-                        rule.verdict
+                        // The model marks a flickering lamp's sharpest step as a cut as
+                        // readily as the rule does.
+                        self.unless_lighting(rule, frame, frame)
                     }
                 }
                 // The rule's fades and dissolves stand without the model, which does not see
@@ -1010,6 +1012,29 @@ mod tests {
             matches!(found[20].verdict, Verdict::Lighting { correlation, .. } if correlation > 0.99)
         );
         assert_eq!(starts(&found), [(0, Kind::Cut)]);
+    }
+
+    #[test]
+    fn hybrid_takes_a_cut_both_see_between_two_lightings_of_one_picture_for_light() {
+        let picture: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
+        let lit: Vec<u8> = picture.iter().map(|&v| v / 2 + 100).collect();
+        // The rule's cut into frame 40, backed by the model (0.9 on frame 39).
+        let model = model_marks(&[(39, 0.9, 0.8)]);
+        let bright = vec![120.0; 80];
+        let lamp = |frame: u64| {
+            if frame < 40 {
+                picture.clone()
+            } else {
+                lit.clone()
+            }
+        };
+        let decisions = combine_pictures(Method::Hybrid, &[40], &model, &bright, lamp);
+        assert_eq!(starts(&decisions), [(0, Kind::Cut)]);
+        assert!(
+            matches!(decisions[40].verdict, Verdict::Lighting { score, correlation } if score == 5.0 && correlation > 0.99),
+            "{:?}",
+            decisions[40].verdict
+        );
     }
 
     #[test]
