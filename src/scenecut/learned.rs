@@ -57,6 +57,9 @@ const GRADUAL_FRAMES: usize = 3;
 /// says what the transition spans: which pictures to compare for light, and whether it is
 /// gradual.
 const TRANSITION_EXTENT_LEVEL: f32 = 0.3;
+/// An extent of at least this many frames is a long transition's (the 60-frame dissolve above
+/// spans 28 frames; a one-frame blip of the head beside a two-frame flash, about ten).
+const LONG_EXTENT_FRAMES: u64 = 2 * GRADUAL_START_FRAMES;
 /// A transition of the model longer than this starts its scene this many frames after it began.
 const GRADUAL_START_FRAMES: u64 = 12;
 /// A fade or dissolve starts no scene within this many frames of the previous scene start: it
@@ -560,14 +563,19 @@ impl Combiner {
     }
 
     fn model_verdict(&self, frame: u64, start: u64, peak: f32) -> Verdict {
-        let (from, end) = self.extent(start, frame);
+        // A long transition is judged by the pictures on either side of all of it: a long
+        // dissolve starts its scene while it is still going, when the frames around its
+        // strongest part share most of their picture, as those around a change of light do;
+        // and its frames above 0.5 count towards it being gradual. A short one is judged by its
+        // own frames: widened, it would reach a flash or a pan's frames nearby. A fade's way out
+        // is a change of light of the old picture until black, where pictures do not compare:
+        // its scene starts at the first picture after black (the rule's fade-in, or the
+        // model's way in).
+        let (from, end) = match self.extent(start, frame) {
+            (from, end) if end - from >= LONG_EXTENT_FRAMES => (from, end),
+            _ => (start, frame),
+        };
         let kind = self.model_kind(from, end);
-        // A dissolve is held to the pictures on either side of all of it: a long one starts
-        // its scene while it is still going, when the frames around its strongest part share
-        // most of their picture, as those around a change of light do. A fade's way out is a
-        // change of light of the old picture until black, where pictures do not compare: its
-        // scene starts at the first picture after black (the rule's fade-in, or the model's
-        // way in).
         let (before, after) = match kind {
             Kind::Fade => (start, frame),
             Kind::Cut | Kind::Dissolve => (from, end),
