@@ -840,6 +840,18 @@ mod tests {
             .collect()
     }
 
+    /// A thumbnail of texture; other `step`s and `offset`s give pictures that do not correlate.
+    fn texture(step: u32, offset: u32) -> Vec<u8> {
+        (0..THUMBNAIL_PIXELS as u32)
+            .map(|i| ((i * step + offset) % 200) as u8)
+            .collect()
+    }
+
+    /// `picture` in a lamp's light: brighter, with half its contrast.
+    fn lamp_lit(picture: &[u8]) -> Vec<u8> {
+        picture.iter().map(|&v| v / 2 + 100).collect()
+    }
+
     /// 80 frames: quiet, with the model's probabilities set on `marked` frames.
     fn model_marks(marked: &[(u64, f32, f32)]) -> Vec<(f32, f32)> {
         let mut model = vec![(0.01, 0.01); 80];
@@ -1000,23 +1012,16 @@ mod tests {
 
     #[test]
     fn the_models_transition_between_two_lightings_of_one_picture_is_light() {
-        let mut combiner = Combiner::new(Method::Learned, 8);
-        let picture: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
-        let lit: Vec<u8> = picture.iter().map(|&v| v / 2 + 100).collect();
-        let mut found = Vec::new();
-        for frame in 0..40u64 {
-            combiner.push_picture(levels(100.0), if frame < 20 { &picture } else { &lit });
-            combiner.push_rule(rule(frame, false));
-            let transition = if frame == 19 { 0.9 } else { 0.01 };
-            combiner.push_model(
-                frame,
-                &[Probabilities {
-                    transition,
-                    any: transition,
-                }],
-            );
-            found.extend(std::iter::from_fn(|| combiner.next_decision()));
-        }
+        let (picture, lit) = (texture(37, 0), lamp_lit(&texture(37, 0)));
+        let model = model_marks(&[(19, 0.9, 0.9)]);
+        let lamp = |frame: u64| {
+            if frame < 20 {
+                picture.clone()
+            } else {
+                lit.clone()
+            }
+        };
+        let found = combine_pictures(Method::Learned, &[], &model, &[100.0; 80], lamp);
         assert!(
             matches!(found[20].verdict, Verdict::Lighting { correlation, .. } if correlation > 0.99)
         );
@@ -1025,8 +1030,7 @@ mod tests {
 
     #[test]
     fn hybrid_takes_a_cut_both_see_between_two_lightings_of_one_picture_for_light() {
-        let picture: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
-        let lit: Vec<u8> = picture.iter().map(|&v| v / 2 + 100).collect();
+        let (picture, lit) = (texture(37, 0), lamp_lit(&texture(37, 0)));
         // The rule's cut into frame 40, backed by the model (0.9 on frame 39).
         let model = model_marks(&[(39, 0.9, 0.8)]);
         let bright = vec![120.0; 80];
@@ -1048,8 +1052,7 @@ mod tests {
 
     #[test]
     fn a_long_dissolve_is_judged_by_the_pictures_around_all_of_it() {
-        let a: Vec<u8> = (0..1296u32).map(|i| ((i * 37) % 200) as u8).collect();
-        let b: Vec<u8> = (0..1296u32).map(|i| ((i * 53 + 7) % 200) as u8).collect();
+        let (a, b) = (texture(37, 0), texture(53, 7));
         // The every-frame head climbs over frames 22-50 and passes 0.5 on 44-47 only, the
         // cut head stays low: what the model makes of a slow dissolve.
         let mut marks: Vec<_> = (22..51).map(|f| (f, 0.05, 0.35)).collect();
