@@ -186,15 +186,16 @@ def l2_normalise(g, x, axis=1):
     return g.op("Div", [x, g.op("Max", [norm, g.const(1e-6)])])
 
 
-def dense_features(g, state, grey_input):
+def dense_features(g, state, grey_input, scale=1.0):
     """[1, 152, h8, w8]: the stride-8 map and the upsampled stride-16 map, each L2-normalised
-    per position and scaled by 1/sqrt(2) so that the dot product of two is a cosine."""
+    per position and scaled by 1/sqrt(2) so that the dot product of two is a cosine (times
+    `scale`)."""
     outs = backbone(g, state, grey_input, S16_BLOCK)
     s8, s16 = outs[S8_BLOCK], outs[S16_BLOCK]
     s8_size = g.op("Slice", [g.op("Shape", [s8]), g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])
     full_size = g.op("Concat", [g.const([1, 112], dtype=np.int64), s8_size], axis=0)
     s16_up = g.op("Resize", [s16, "", "", full_size], mode="linear", coordinate_transformation_mode="half_pixel")
-    half = g.const(np.float32(1 / np.sqrt(2.0)))
+    half = g.const(np.float32(scale / np.sqrt(2.0)))
     return g.op("Concat", [g.op("Mul", [l2_normalise(g, s8), half]), g.op("Mul", [l2_normalise(g, s16_up), half])], axis=1), s8_size
 
 
@@ -229,14 +230,15 @@ def guided_filter(g, guide, source, radius, eps):
     return g.op("Add", [g.op("Mul", [channels(g, mean_ab, 0, 2), guide]), channels(g, mean_ab, 2, 4)])
 
 
-def luminance_rows(g, lightness_grid, reference):
+def luminance_rows(g, lightness_grid, reference, scale=1.0):
     """Rows appended to the features so that the dot product gains -w (l_t - l_r)^2 up to a
-    per-target constant (which softmax ignores): target [2w l_t, -w], reference [l_r, l_r^2]."""
+    per-target constant (which softmax ignores): target [2w l_t, -w] (times `scale`),
+    reference [l_r, l_r^2]."""
     l = g.op("Div", [lightness_grid, g.const(100.0)])
     if reference:
         return [l, g.op("Mul", [l, l])]
-    minus_w = g.op("Add", [g.op("Mul", [l, g.const(0.0)]), g.const(-LUMINANCE_WEIGHT)])
-    return [g.op("Mul", [l, g.const(2 * LUMINANCE_WEIGHT)]), minus_w]
+    minus_w = g.op("Add", [g.op("Mul", [l, g.const(0.0)]), g.const(-LUMINANCE_WEIGHT * scale)])
+    return [g.op("Mul", [l, g.const(2 * LUMINANCE_WEIGHT * scale)]), minus_w]
 
 
 def flatten_positions(g, x):
@@ -294,7 +296,9 @@ def build_colorizer(state):
         helper.make_tensor_value_info("reference_features", TensorProto.FLOAT, [1, 154, "Nr"]),
         helper.make_tensor_value_info("reference_ab", TensorProto.FLOAT, [1, 2, "Nr"]),
     ]
-    features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"))
+    # The softmax's temperature divides the target's rows (Nt x 154 values) rather than the
+    # scores (Nt x Nr), so the products come out as scores over temperature.
+    features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"), scale=1 / TEMPERATURE)
     l_grid = to_grid(g, "target_l")
     # The score of a target and a reference position is the features' cosine plus the luminance
     # term; the cosine alone is also the confidence, so it is computed once and the luminance
@@ -303,14 +307,13 @@ def build_colorizer(state):
     def positions_first(x):  # [1, C, h, w] -> [1, h*w, C]
         return g.op("Transpose", [flatten_positions(g, x)], perm=[0, 2, 1])
 
-    cosine = g.op("MatMul", [positions_first(features), channels(g, "reference_features", 0, 152)])  # [1, Nt, Nr]
-    luminance_target = g.op("Concat", luminance_rows(g, l_grid, reference=False), axis=1)
+    cosine_over_t = g.op("MatMul", [positions_first(features), channels(g, "reference_features", 0, 152)])  # [1, Nt, Nr]
+    luminance_target = g.op("Concat", luminance_rows(g, l_grid, reference=False, scale=1 / TEMPERATURE), axis=1)
     luminance = g.op("MatMul", [positions_first(luminance_target), channels(g, "reference_features", 152, 154)])
-    scores = g.op("Add", [cosine, luminance])
-    attention = g.op("Softmax", [g.op("Div", [scores, g.const(TEMPERATURE)])], axis=-1)
+    attention = g.op("Softmax", [g.op("Add", [cosine_over_t, luminance])], axis=-1)
     warped = g.op("MatMul", [attention, g.op("Transpose", ["reference_ab"], perm=[0, 2, 1])])  # [1, Nt, 2]
     # Cosine similarity of the best match (the luminance term excluded) as confidence.
-    best = g.op("ReduceMax", [cosine], axes=[2], keepdims=1)  # [1, Nt, 1]
+    best = g.op("Mul", [g.op("ReduceMax", [cosine_over_t], axes=[2], keepdims=1), g.const(TEMPERATURE)])  # [1, Nt, 1]
     grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
     warped_grid = g.op("Reshape", [g.op("Transpose", [warped], perm=[0, 2, 1]), grid_shape])
     best_grid = g.op("Reshape", [g.op("Transpose", [best], perm=[0, 2, 1]), grid_shape])
