@@ -154,13 +154,19 @@ struct LoadedModels {
 
 /// Where references come from: a searched library, or one fixed photo.
 enum References {
-    Library { root: PathBuf, index: Box<Index> },
+    /// Shared, so that a scene's ranking holds no lock.
+    Library {
+        root: PathBuf,
+        index: Arc<Index>,
+    },
     Fixed(PathBuf),
 }
 
 /// The references, as far as they are ready.
+#[derive(Default)]
 enum Library {
     /// Stopped, or a plan is followed.
+    #[default]
     Closed,
     /// The library is being indexed on a thread of its own; the first scene waits for it.
     Indexing,
@@ -195,6 +201,16 @@ struct SceneReference {
     similarity: f32,
 }
 
+/// The scene a frame to colour belongs to.
+// Moved once a frame: boxing the chain would allocate where the copy costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum FrameScene {
+    /// The current one: its chain and references, taken from the state for the frame.
+    Continues(FrameChain, Arc<[SceneReference]>),
+    /// A new one, starting with this frame.
+    Starts(u32),
+}
+
 /// Per-stream state.
 struct State {
     in_info: Option<gst_video::VideoInfo>,
@@ -203,7 +219,8 @@ struct State {
     out_info: Option<gst_video::VideoInfo>,
     lightness_table: [f32; 256],
     luma_map: [u8; 256],
-    convert: Option<LabToVideo>,
+    /// Shared with the frame being coloured: its encoding table is 16 KB.
+    convert: Option<Arc<LabToVideo>>,
     layout: OutputLayout,
     /// Input buffers received since the stream started or was flushed, including those QoS
     /// dropped before reaching the transform.
@@ -211,7 +228,8 @@ struct State {
     /// Set when the next frame starts a scene and needs its reference chosen.
     pending_scene: Option<u32>,
     scene: u32,
-    current: Vec<SceneReference>,
+    /// Shared with the frames of the scene, which take it without copying.
+    current: Arc<[SceneReference]>,
     /// What carries over between the frames of a scene; taken out while a frame is coloured.
     chain: FrameChain,
     /// The frame's lightness, a buffer kept from frame to frame (taken out while a frame is
@@ -230,6 +248,10 @@ struct State {
     /// Input the element cannot take (caps it refuses, interlaced video) was explained (once
     /// per stream).
     unsupported_reported: bool,
+    /// The references; a frame that needs them waits on `library_ready` while they are indexed.
+    library: Library,
+    /// The thread indexing the library, while it runs.
+    indexing: Option<Indexing>,
     /// The plan being followed (`plan-location` in `mode=colorize`): it, not scene-change
     /// events, says where scenes start and what colours them.
     followed: Option<Arc<Plan>>,
@@ -260,7 +282,7 @@ impl Default for State {
             received: 0,
             pending_scene: Some(0),
             scene: 0,
-            current: Vec::new(),
+            current: Arc::new([]),
             chain: FrameChain::default(),
             lightness: Vec::new(),
             cache: ReferenceCache::new(CACHED_REFERENCES),
@@ -268,6 +290,8 @@ impl Default for State {
             scene_in_colour: false,
             colour_reported: false,
             unsupported_reported: false,
+            library: Library::Closed,
+            indexing: None,
             followed: None,
             planned_scene: None,
             planned: Vec::new(),
@@ -280,12 +304,11 @@ pub struct ExemplarColorize {
     state: Mutex<State>,
     /// Taken out while inference runs so that no lock is held meanwhile.
     models: Mutex<Option<LoadedModels>>,
-    references: Mutex<Library>,
-    /// Signalled when the library opens or fails, and when a wait for it is interrupted.
+    /// Signalled, under the state's lock, when the library opens or fails and when a wait for
+    /// it is interrupted.
     library_ready: Condvar,
     /// A flush or a stop: a frame waiting for the library gives up.
     interrupted: AtomicBool,
-    indexing: Mutex<Option<Indexing>>,
 }
 
 impl Default for ExemplarColorize {
@@ -294,10 +317,8 @@ impl Default for ExemplarColorize {
             settings: Mutex::default(),
             state: Mutex::default(),
             models: Mutex::default(),
-            references: Mutex::new(Library::Closed),
             library_ready: Condvar::new(),
             interrupted: AtomicBool::new(false),
-            indexing: Mutex::default(),
         }
     }
 }
@@ -561,7 +582,7 @@ impl ExemplarColorize {
                     ("Cannot use reference photo {}: {}", path.display(), err)
                 )
             })?;
-            *lock(&self.references) = Library::Open(References::Fixed(path));
+            lock(&self.state).library = Library::Open(References::Fixed(path));
             return Ok(());
         }
         let Some(refs) = settings.refs.as_ref().map(PathBuf::from) else {
@@ -659,7 +680,6 @@ impl ExemplarColorize {
             empty,
             cancel: cancel.clone(),
         };
-        *lock(&self.references) = Library::Indexing;
         // Posted here, before the state change returns, so that an application always sees
         // indexing start before anything else of it.
         self.post_progress(
@@ -668,6 +688,10 @@ impl ExemplarColorize {
             0,
         );
         let element = self.obj().clone();
+        // Held until the thread is recorded: it publishes the library under this lock, so it
+        // cannot finish before it is known to be running.
+        let mut state = lock(&self.state);
+        state.library = Library::Indexing;
         let thread = std::thread::Builder::new()
             .name("exemplar-index".into())
             .spawn(move || {
@@ -680,7 +704,7 @@ impl ExemplarColorize {
                         Library::Failed
                     }
                 };
-                *lock(&imp.references) = library;
+                lock(&imp.state).library = library;
                 imp.library_ready.notify_all();
             })
             .map_err(|err| {
@@ -689,7 +713,7 @@ impl ExemplarColorize {
                     ("Cannot start indexing the references: {}", err)
                 )
             })?;
-        *lock(&self.indexing) = Some(Indexing { cancel, thread });
+        state.indexing = Some(Indexing { cancel, thread });
         Ok(())
     }
 
@@ -804,16 +828,16 @@ impl ExemplarColorize {
         }
         Ok(Some(References::Library {
             root: refs,
-            index: Box::new(index),
+            index: Arc::new(index),
         }))
     }
 
     /// Waits until the library is open; an error when indexing failed (its message is on the
     /// bus already) and `Flushing` when a flush or a stop interrupts the wait.
     fn wait_for_library(&self) -> Result<(), gst::FlowError> {
-        let mut library = lock(&self.references);
+        let mut state = lock(&self.state);
         loop {
-            match &*library {
+            match &state.library {
                 Library::Open(_) => return Ok(()),
                 Library::Failed => return Err(gst::FlowError::Error),
                 Library::Closed => {
@@ -829,9 +853,9 @@ impl ExemplarColorize {
                 }
                 Library::Indexing => {
                     gst::debug!(CAT, imp = self, "the first scene waits for the index");
-                    library = self
+                    state = self
                         .library_ready
-                        .wait(library)
+                        .wait(state)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
             }
@@ -841,7 +865,7 @@ impl ExemplarColorize {
     /// Stops a running indexing (saving what it has) and wakes a frame waiting for it.
     fn stop_indexing(&self) {
         self.interrupt_waits(true);
-        let indexing = lock(&self.indexing).take();
+        let indexing = lock(&self.state).indexing.take();
         if let Some(Indexing { cancel, thread }) = indexing {
             cancel.store(true, Ordering::Relaxed);
             let _ = thread.join();
@@ -850,7 +874,7 @@ impl ExemplarColorize {
 
     fn interrupt_waits(&self, interrupted: bool) {
         // Under the lock, so that a waiter either sees the flag or is waiting for the signal.
-        let _library = lock(&self.references);
+        let _state = lock(&self.state);
         self.interrupted.store(interrupted, Ordering::SeqCst);
         self.library_ready.notify_all();
     }
@@ -865,13 +889,13 @@ impl ExemplarColorize {
         height: usize,
     ) -> Result<Choice, gst::FlowError> {
         self.wait_for_library()?;
-        let fixed = match &*lock(&self.references) {
-            Library::Open(References::Fixed(path)) => Some(path.clone()),
+        let library = match &lock(&self.state).library {
+            Library::Open(References::Fixed(path)) => return Ok(Choice::fixed(path.clone())),
+            Library::Open(References::Library { root, index }) => {
+                Some((root.clone(), index.clone()))
+            }
             _ => None,
         };
-        if let Some(path) = fixed {
-            return Ok(Choice::fixed(path));
-        }
         let settings = lock(&self.settings).choice_settings();
         let started = Instant::now();
         let frame = self
@@ -886,23 +910,20 @@ impl ExemplarColorize {
                 );
                 gst::FlowError::Error
             })?;
-        // The chooser is taken out of the state while it works, so that the state is never
-        // locked together with the library.
+        // The chooser is taken out of the state while it works, so that no lock is held while
+        // it ranks the library.
         let mut chooser = std::mem::take(&mut lock(&self.state).chooser);
-        let choice = match &*lock(&self.references) {
-            Library::Open(References::Library { root, index }) => {
-                let choice = chooser.choose(scene, frame, index, root, &settings);
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "scene {scene}: ranked against {} photos in {:.1} ms",
-                    index.len(),
-                    started.elapsed().as_secs_f64() * 1000.0
-                );
-                Some(choice)
-            }
-            _ => None,
-        };
+        let choice = library.map(|(root, index)| {
+            let choice = chooser.choose(scene, frame, &index, &root, &settings);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "scene {scene}: ranked against {} photos in {:.1} ms",
+                index.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            choice
+        });
         let frame_number = {
             let mut state = lock(&self.state);
             state.chooser = chooser;
@@ -1277,7 +1298,7 @@ impl ExemplarColorize {
         lightness: &[f32],
         (width, height): (usize, usize),
         planned: Option<&PlannedScene>,
-    ) -> Result<Vec<SceneReference>, gst::FlowError> {
+    ) -> Result<Arc<[SceneReference]>, gst::FlowError> {
         let Choice {
             references,
             reused_from,
@@ -1288,8 +1309,10 @@ impl ExemplarColorize {
             Some(planned) => self.planned_choice(planned),
             None => self.choose_references(scene, lightness, width, height)?,
         };
-        let current = match references {
-            Some(references) => self.encode_references(scene, references, &ranked)?,
+        let current: Option<Arc<[SceneReference]>> = match references {
+            Some(references) => self
+                .encode_references(scene, references, &ranked)?
+                .map(Into::into),
             None => None,
         };
         // Keeping the previous scene's references (`below-min-score=keep`, or no chosen photo
@@ -1302,7 +1325,7 @@ impl ExemplarColorize {
                 || state
                     .current
                     .iter()
-                    .zip(&current)
+                    .zip(current.iter())
                     .any(|(a, b)| a.path != b.path)
                 || scene == 0;
             state.current = current.clone();
@@ -1787,7 +1810,6 @@ impl BaseTransformImpl for ExemplarColorize {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         self.stop_indexing();
         *lock(&self.state) = State::default();
-        *lock(&self.references) = Library::Closed;
         Ok(())
     }
 
@@ -1992,7 +2014,7 @@ impl VideoFilterImpl for ExemplarColorize {
             }
             _ => code as u8,
         });
-        state.convert = Some(LabToVideo::new(output));
+        state.convert = Some(Arc::new(LabToVideo::new(output)));
         state.input_colorimetry = Some(input);
         state.layout = layout;
         state.in_info = Some(in_info.clone());
@@ -2039,8 +2061,9 @@ impl VideoFilterImpl for ExemplarColorize {
             luma_map,
             convert,
             input_colorimetry,
-            in_colour,
+            passed_through,
             first_colour,
+            colouring,
         ) = {
             let mut state = lock(&self.state);
             let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
@@ -2085,6 +2108,23 @@ impl VideoFilterImpl for ExemplarColorize {
             state.scene_in_colour |= has_colour;
             let first_colour = (has_colour && !std::mem::replace(&mut state.colour_reported, true))
                 .then(|| (state.frame(), pending.unwrap_or(state.scene)));
+            let passed_through = colour_input == ColourInput::PassThrough
+                && state.scene_in_colour
+                && input_chroma.is_some()
+                && state.input_colorimetry.is_some();
+            // What colouring the frame works with, taken out for the time it takes so that no
+            // lock is held meanwhile; a new scene's chain and references come after its start.
+            let colouring = (!passed_through && mode == Mode::Colorize).then(|| {
+                let lightness = std::mem::take(&mut state.lightness);
+                let scene = match pending {
+                    Some(scene) => FrameScene::Starts(scene),
+                    None => FrameScene::Continues(
+                        std::mem::take(&mut state.chain),
+                        state.current.clone(),
+                    ),
+                };
+                (lightness, scene)
+            });
             (
                 state.lightness_table,
                 pending,
@@ -2093,8 +2133,9 @@ impl VideoFilterImpl for ExemplarColorize {
                 state.luma_map,
                 convert,
                 state.input_colorimetry,
-                state.scene_in_colour,
+                passed_through,
                 first_colour,
+                colouring,
             )
         };
         if let Some((frame, scene)) = first_colour {
@@ -2106,11 +2147,7 @@ impl VideoFilterImpl for ExemplarColorize {
                 colour_threshold,
             );
         }
-        let passed_through = colour_input == ColourInput::PassThrough
-            && in_colour
-            && input_chroma.is_some()
-            && input_colorimetry.is_some();
-        if passed_through || mode == Mode::Plan {
+        let Some((mut lightness, scene)) = colouring else {
             match pending {
                 Some(scene) if passed_through => {
                     // A scene that starts in colour needs no reference.
@@ -2152,22 +2189,21 @@ impl VideoFilterImpl for ExemplarColorize {
                 _ => render::write_grey(layout, luma, &table, &convert, &mut out),
             }
             return Ok(gst::FlowSuccess::Ok);
-        }
-        let mut lightness = std::mem::take(&mut lock(&self.state).lightness);
+        };
         render::lightness_plane(luma, &table, &mut lightness);
-
-        let references = match pending {
-            Some(scene) => {
-                self.start_scene(scene, pts, &lightness, (width, height), planned.as_ref())?
+        let (mut chain, references) = match scene {
+            FrameScene::Continues(chain, references) => (chain, references),
+            FrameScene::Starts(scene) => {
+                let references =
+                    self.start_scene(scene, pts, &lightness, (width, height), planned.as_ref())?;
+                (std::mem::take(&mut lock(&self.state).chain), references)
             }
-            None => lock(&self.state).current.clone(),
         };
 
         let weighted: Vec<(&EncodedReference, f32)> = references
             .iter()
             .map(|r| (&*r.encoded, r.similarity))
             .collect();
-        let mut chain = std::mem::take(&mut lock(&self.state).chain);
         let mut planes = output_planes(outframe, layout, luma, &luma_map);
         let coloured = self.with_models(|m| {
             chain.colorize(
