@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::color::LabToVideo;
 use super::fusion;
 use super::inference::Prediction;
-use super::render::{self, Colouring, OutputLayout, OutputPlanes};
+use super::render::{self, Colouring, OutputLayout, OutputPlanes, Renderer};
 use super::resample::Resampler;
 use super::temporal;
 
@@ -51,13 +51,16 @@ pub struct StageTimes {
     pub render: Duration,
 }
 
-/// What carries over from one frame to the next within a scene: its colours, which temporal
-/// smoothing holds where the picture stays still.
-#[derive(Debug, Default)]
+/// What carries over from one frame to the next: within a scene its colours, which temporal
+/// smoothing holds where the picture stays still; within a stream the resampling weights and
+/// working planes, so that steady state makes none.
+#[derive(Default)]
 pub struct FrameChain {
     previous: temporal::Previous,
-    /// The frame's lightness at working size, kept so that steady state allocates no plane.
+    /// The frame's lightness at working size.
     small: Vec<f32>,
+    to_working_size: Option<Resampler>,
+    renderer: Renderer,
 }
 
 impl FrameChain {
@@ -81,7 +84,8 @@ impl FrameChain {
         let (sw, sh) = render::working_size(frame.width, frame.height, settings.inference_size);
         let started = Instant::now();
         self.small.resize(sw * sh, 0.0);
-        Resampler::new(size, (sw, sh)).resize_into(frame.data, &mut self.small);
+        Resampler::fitted(&mut self.to_working_size, size, (sw, sh))
+            .resize_into(frame.data, &mut self.small);
         let small = &self.small;
         let prepared = Instant::now();
         let predictions = references
@@ -97,7 +101,7 @@ impl FrameChain {
         self.previous
             .stabilise(settings.temporal_smoothing, small, &mut a, &mut b);
         let inferred = Instant::now();
-        render::write_colour(
+        self.renderer.write_colour(
             target.layout,
             Colouring {
                 lightness: frame.data,

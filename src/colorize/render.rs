@@ -4,7 +4,8 @@
 
 use super::color::LabToVideo;
 use super::resample::{
-    bands_for, in_row_bands, GuidedUpsampler, ResampledRows, Resampler, UpsampleScratch,
+    bands_for, in_row_bands, Coefficients, GuidedUpsampler, ResampledRows, Resampler,
+    UpsampleScratch,
 };
 
 /// A borrowed 8-bit plane.
@@ -116,90 +117,115 @@ struct RowScratch {
     b_upsample: UpsampleScratch,
 }
 
-/// Writes the colour planes of the output from `colouring` (for YUV layouts the luma plane is
-/// left to the caller, which copies the input's): a*, b* are upsampled to the output's chroma
-/// grid guided by the frame's own lightness, so colour edges follow the picture's edges, and
-/// converted row by row, bands of rows on the cores at once, with no full-size plane in between.
-pub fn write_colour(
-    layout: OutputLayout,
-    colouring: Colouring,
-    radius: usize,
-    convert: &LabToVideo,
-    out: &mut OutputPlanes,
-) {
-    let Colouring {
-        lightness,
-        size,
-        small_lightness,
-        small,
-        a,
-        b,
-    } = colouring;
-    let chroma = layout.chroma_size(size.0, size.1);
-    let to_chroma = (chroma != size).then(|| Resampler::new(size, chroma));
-    let lightness_row = |scratch: &mut RowScratch, y: usize| {
-        scratch.lightness.resize(chroma.0, 0.0);
-        match &to_chroma {
-            Some(resampler) => resampler.row(
-                lightness,
-                y,
-                &mut scratch.lightness_rows,
-                &mut scratch.lightness,
-            ),
-            None => scratch
-                .lightness
-                .copy_from_slice(&lightness[y * size.0..(y + 1) * size.0]),
-        }
-    };
-    let rgb = matches!(layout, OutputLayout::Rgb { .. });
-    let colour_row = |scratch: &RowScratch, row: &mut [[u8; 3]]| {
-        convert.row(rgb, &scratch.lightness, &scratch.a, &scratch.b, row)
-    };
-    if chroma.0 <= small.0 && chroma.1 <= small.1 {
-        // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
-        // area averaging loses nothing that a guide could restore.
-        let down = Resampler::new(small, chroma);
-        write_rows(layout, chroma, out, |scratch, y, row| {
-            lightness_row(scratch, y);
-            scratch.a.resize(chroma.0, 0.0);
-            scratch.b.resize(chroma.0, 0.0);
-            down.row(a, y, &mut scratch.a_rows, &mut scratch.a);
-            down.row(b, y, &mut scratch.b_rows, &mut scratch.b);
-            colour_row(scratch, row);
-        });
-        return;
-    }
-    let guide_low: Vec<f32> = small_lightness.iter().map(|l| l / 100.0).collect();
-    let upsampler = GuidedUpsampler::new(&guide_low, small, chroma, radius, 1e-4);
-    // a* and b* are independent: each on a core of its own.
-    let (a_model, b_model) = std::thread::scope(|scope| {
-        let a_model = scope.spawn(|| upsampler.coefficients(a));
-        let b_model = upsampler.coefficients(b);
-        let a_model = a_model
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (a_model, b_model)
-    });
-    write_rows(layout, chroma, out, |scratch, y, row| {
-        lightness_row(scratch, y);
-        scratch.guide.clear();
-        scratch
-            .guide
-            .extend(scratch.lightness.iter().map(|l| l / 100.0));
-        scratch.a.resize(chroma.0, 0.0);
-        scratch.b.resize(chroma.0, 0.0);
-        let RowScratch {
-            guide,
+/// Writes frames' colour, keeping from frame to frame what depends only on their sizes (the
+/// resampling weights) and the planes it works in.
+#[derive(Default)]
+pub struct Renderer {
+    to_chroma: Option<Resampler>,
+    down: Option<Resampler>,
+    upsampler: GuidedUpsampler,
+    guide_low: Vec<f32>,
+    a_fit: Coefficients,
+    b_fit: Coefficients,
+}
+
+impl Renderer {
+    /// Writes the colour planes of the output from `colouring` (for YUV layouts the luma plane
+    /// is left to the caller, which copies the input's): a*, b* are upsampled to the output's
+    /// chroma grid guided by the frame's own lightness, so colour edges follow the picture's
+    /// edges, and converted row by row, bands of rows on the cores at once, with no full-size
+    /// plane in between.
+    pub fn write_colour(
+        &mut self,
+        layout: OutputLayout,
+        colouring: Colouring,
+        radius: usize,
+        convert: &LabToVideo,
+        out: &mut OutputPlanes,
+    ) {
+        let Colouring {
+            lightness,
+            size,
+            small_lightness,
+            small,
             a,
             b,
-            a_upsample,
-            b_upsample,
-            ..
-        } = scratch;
-        upsampler.row(&a_model, y, guide, a_upsample, a);
-        upsampler.row(&b_model, y, guide, b_upsample, b);
-        colour_row(scratch, row);
-    });
+        } = colouring;
+        let chroma = layout.chroma_size(size.0, size.1);
+        let to_chroma = if chroma == size {
+            None
+        } else {
+            Some(Resampler::fitted(&mut self.to_chroma, size, chroma))
+        };
+        let lightness_row = |scratch: &mut RowScratch, y: usize| {
+            scratch.lightness.resize(chroma.0, 0.0);
+            match to_chroma {
+                Some(resampler) => resampler.row(
+                    lightness,
+                    y,
+                    &mut scratch.lightness_rows,
+                    &mut scratch.lightness,
+                ),
+                None => scratch
+                    .lightness
+                    .copy_from_slice(&lightness[y * size.0..(y + 1) * size.0]),
+            }
+        };
+        let rgb = matches!(layout, OutputLayout::Rgb { .. });
+        let colour_row = |scratch: &RowScratch, row: &mut [[u8; 3]]| {
+            convert.row(rgb, &scratch.lightness, &scratch.a, &scratch.b, row)
+        };
+        if chroma.0 <= small.0 && chroma.1 <= small.1 {
+            // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
+            // area averaging loses nothing that a guide could restore.
+            let down = Resampler::fitted(&mut self.down, small, chroma);
+            write_rows(layout, chroma, out, |scratch, y, row| {
+                lightness_row(scratch, y);
+                scratch.a.resize(chroma.0, 0.0);
+                scratch.b.resize(chroma.0, 0.0);
+                down.row(a, y, &mut scratch.a_rows, &mut scratch.a);
+                down.row(b, y, &mut scratch.b_rows, &mut scratch.b);
+                colour_row(scratch, row);
+            });
+            return;
+        }
+        self.guide_low.clear();
+        self.guide_low
+            .extend(small_lightness.iter().map(|l| l / 100.0));
+        self.upsampler
+            .prepare(&self.guide_low, small, chroma, radius, 1e-4);
+        let upsampler = &self.upsampler;
+        let (a_model, b_model) = (&mut self.a_fit, &mut self.b_fit);
+        // a* and b* are independent: each on a core of its own.
+        std::thread::scope(|scope| {
+            let a_done = scope.spawn(|| upsampler.coefficients(a, a_model));
+            upsampler.coefficients(b, b_model);
+            a_done
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
+        let (a_model, b_model) = (&self.a_fit, &self.b_fit);
+        write_rows(layout, chroma, out, |scratch, y, row| {
+            lightness_row(scratch, y);
+            scratch.guide.clear();
+            scratch
+                .guide
+                .extend(scratch.lightness.iter().map(|l| l / 100.0));
+            scratch.a.resize(chroma.0, 0.0);
+            scratch.b.resize(chroma.0, 0.0);
+            let RowScratch {
+                guide,
+                a,
+                b,
+                a_upsample,
+                b_upsample,
+                ..
+            } = scratch;
+            upsampler.row(a_model, y, guide, a_upsample, a);
+            upsampler.row(b_model, y, guide, b_upsample, b);
+            colour_row(scratch, row);
+        });
+    }
 }
 
 /// Writes a picture without colour: neutral chroma for YUV layouts (the luma plane is the
@@ -463,7 +489,7 @@ mod tests {
         let mut planes = OutputPlanes {
             planes: vec![(&mut luma[..], 2), (&mut u[..], 2), (&mut v[..], 2)],
         };
-        write_colour(
+        Renderer::default().write_colour(
             OutputLayout::Planar { sub_x: 1, sub_y: 1 },
             chroma,
             1,
@@ -485,7 +511,7 @@ mod tests {
             size: (4, 2),
             ..chroma
         };
-        write_colour(OutputLayout::SemiPlanar, nv12, 1, &convert, &mut planes);
+        Renderer::default().write_colour(OutputLayout::SemiPlanar, nv12, 1, &convert, &mut planes);
         assert_eq!(&uv[..2], &[128, 128]);
         assert_eq!((uv[2], uv[3]), (u[1], v[1]));
 
@@ -500,7 +526,7 @@ mod tests {
             alpha: Some(3),
             step: 4,
         };
-        write_colour(layout, chroma, 1, &convert, &mut planes);
+        Renderer::default().write_colour(layout, chroma, 1, &convert, &mut planes);
         assert_eq!(&rgba[..4], &[119, 119, 119, 255]);
         assert!(rgba[4] > rgba[5] && rgba[4] > rgba[6] && rgba[7] == 255);
     }
@@ -532,7 +558,7 @@ mod tests {
             planes: vec![(&mut luma[..], 8), (&mut u[..], 8), (&mut v[..], 8)],
         };
         let layout = OutputLayout::Planar { sub_x: 1, sub_y: 1 };
-        write_colour(layout, colouring, 1, &convert, &mut planes);
+        Renderer::default().write_colour(layout, colouring, 1, &convert, &mut planes);
         for row in 1..4 {
             assert_eq!(u[row * 8..row * 8 + 8], u[..8], "row {row}");
             assert_eq!(v[row * 8..row * 8 + 8], v[..8], "row {row}");
@@ -553,9 +579,63 @@ mod tests {
             planes: vec![(&mut luma[..], 8), (&mut u[..], 2), (&mut v[..], 2)],
         };
         let layout = OutputLayout::Planar { sub_x: 4, sub_y: 4 };
-        write_colour(layout, colouring, 1, &convert, &mut planes);
+        Renderer::default().write_colour(layout, colouring, 1, &convert, &mut planes);
         assert_eq!([u[0], v[0]], left);
         assert_eq!([u[1], v[1]], right);
+    }
+
+    #[test]
+    fn a_renderer_kept_across_frames_writes_what_a_new_one_does() {
+        let convert = LabToVideo::new(Colorimetry {
+            range: Range::Limited,
+            matrix: Matrix::Bt601,
+            transfer: Transfer::Bt709,
+        });
+        let layout = OutputLayout::Planar { sub_x: 2, sub_y: 2 };
+        // Frames of two sizes, the second size twice with other content, then the first
+        // again: weights and planes kept from an earlier frame must not leak into a later one.
+        let frame = |(width, height): (usize, usize), seed: usize| {
+            let (sw, sh) = (width / 4, height / 4);
+            let value = |k: usize, scale: usize| ((k * 7919 + seed * 104_729) % scale) as f32;
+            let lightness: Vec<f32> = (0..width * height).map(|k| value(k, 100)).collect();
+            let small_lightness: Vec<f32> = (0..sw * sh).map(|k| value(k, 100)).collect();
+            let a: Vec<f32> = (0..sw * sh).map(|k| value(k, 80) - 40.0).collect();
+            let b: Vec<f32> = (0..sw * sh).map(|k| 30.0 - value(k, 60)).collect();
+            ((width, height), (sw, sh), lightness, small_lightness, a, b)
+        };
+        let frames = [
+            frame((64, 48), 1),
+            frame((96, 32), 2),
+            frame((96, 32), 3),
+            frame((64, 48), 4),
+        ];
+        let mut kept = Renderer::default();
+        for (size, small, lightness, small_lightness, a, b) in &frames {
+            let colouring = Colouring {
+                lightness,
+                size: *size,
+                small_lightness,
+                small: *small,
+                a,
+                b,
+            };
+            let write = |renderer: &mut Renderer| {
+                let (cw, ch) = layout.chroma_size(size.0, size.1);
+                let mut luma = vec![0u8; size.0 * size.1];
+                let (mut u, mut v) = (vec![0u8; cw * ch], vec![0u8; cw * ch]);
+                let mut planes = OutputPlanes {
+                    planes: vec![(&mut luma[..], size.0), (&mut u[..], cw), (&mut v[..], cw)],
+                };
+                renderer.write_colour(layout, colouring, 2, &convert, &mut planes);
+                (u, v)
+            };
+            let (u, v) = write(&mut kept);
+            assert!(
+                u.iter().any(|&c| c != u[0]),
+                "the frame has colours to compare"
+            );
+            assert_eq!((u, v), write(&mut Renderer::default()), "{size:?}");
+        }
     }
 
     #[test]

@@ -123,6 +123,18 @@ pub struct Resampler {
 }
 
 impl Resampler {
+    /// `slot`'s resampler, made again only when the sizes changed: a stream's frames keep their
+    /// weights.
+    pub fn fitted(slot: &mut Option<Resampler>, from: (usize, usize), to: (usize, usize)) -> &Self {
+        if slot
+            .as_ref()
+            .is_none_or(|resampler| (resampler.from, resampler.to) != (from, to))
+        {
+            *slot = Some(Resampler::new(from, to));
+        }
+        slot.get_or_insert_with(|| Resampler::new(from, to))
+    }
+
     pub fn new(from: (usize, usize), to: (usize, usize)) -> Self {
         let vertical = AxisWeights::new(from.1, to.1);
         Resampler {
@@ -248,9 +260,25 @@ pub fn in_row_bands<T: Send>(
     });
 }
 
-/// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel).
-fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32> {
-    let mut horizontal = vec![0.0f32; src.len()];
+/// Working space of `box_mean`, kept from frame to frame.
+#[derive(Debug, Default)]
+struct BoxScratch {
+    horizontal: Vec<f32>,
+    sums: Vec<f64>,
+}
+
+/// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel), into
+/// `out`.
+fn box_mean(
+    src: &[f32],
+    (width, height): (usize, usize),
+    radius: usize,
+    scratch: &mut BoxScratch,
+    out: &mut Vec<f32>,
+) {
+    let BoxScratch { horizontal, sums } = scratch;
+    horizontal.resize(src.len(), 0.0);
+    out.resize(src.len(), 0.0);
     for (row, out) in src
         .chunks_exact(width)
         .zip(horizontal.chunks_exact_mut(width))
@@ -270,8 +298,8 @@ fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32>
             }
         }
     }
-    let mut out = vec![0.0f32; src.len()];
-    let mut sums = vec![0.0f64; width];
+    sums.clear();
+    sums.resize(width, 0.0);
     for row in horizontal.chunks_exact(width).take(radius + 1) {
         for (sum, &v) in sums.iter_mut().zip(row) {
             *sum += v as f64;
@@ -279,7 +307,7 @@ fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32>
     }
     for y in 0..height {
         let count = ((y + radius).min(height - 1) + 1 - y.saturating_sub(radius)) as f64;
-        for (o, &sum) in out[y * width..(y + 1) * width].iter_mut().zip(&sums) {
+        for (o, &sum) in out[y * width..(y + 1) * width].iter_mut().zip(sums.iter()) {
             *o = (sum / count) as f32;
         }
         if y + radius + 1 < height {
@@ -295,73 +323,90 @@ fn box_mean(src: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32>
             }
         }
     }
-    out
 }
 
 /// Upsamples chroma predicted at low resolution to a high-resolution guide's grid, keeping the
 /// guide's edges: the guided filter's local linear model `q = a·I + b` is fitted at low
 /// resolution (He & Sun, "Fast Guided Filter", 2015) and its coefficients, not the chroma, are
-/// interpolated, then applied to the full-resolution guide.
+/// interpolated, then applied to the full-resolution guide. It keeps its planes from frame to
+/// frame: `prepare` fits it to each frame's guide.
+#[derive(Default)]
 pub struct GuidedUpsampler {
     low: (usize, usize),
-    up: Resampler,
+    up: Option<Resampler>,
     radius: usize,
     eps: f32,
     mean_guide: Vec<f32>,
     var_guide: Vec<f32>,
     guide_low: Vec<f32>,
+    squares: Vec<f32>,
+    scratch: BoxScratch,
 }
 
 impl GuidedUpsampler {
-    /// `guide_low` is the guide at the chroma's resolution, values about 0..1.
-    pub fn new(
+    /// Fits the upsampler to a frame: `guide_low` is its guide at the chroma's resolution,
+    /// values about 0..1.
+    pub fn prepare(
+        &mut self,
         guide_low: &[f32],
         low: (usize, usize),
         high: (usize, usize),
         radius: usize,
         eps: f32,
-    ) -> Self {
-        let (w, h) = low;
-        let mean_guide = box_mean(guide_low, w, h, radius);
-        let squares: Vec<f32> = guide_low.iter().map(|v| v * v).collect();
-        let var_guide = box_mean(&squares, w, h, radius)
-            .iter()
-            .zip(&mean_guide)
-            .map(|(sq, m)| sq - m * m)
-            .collect();
-        GuidedUpsampler {
+    ) {
+        Resampler::fitted(&mut self.up, low, high);
+        (self.low, self.radius, self.eps) = (low, radius, eps);
+        self.guide_low.clear();
+        self.guide_low.extend_from_slice(guide_low);
+        box_mean(
+            guide_low,
             low,
-            up: Resampler::new(low, high),
             radius,
-            eps,
-            mean_guide,
-            var_guide,
-            guide_low: guide_low.to_vec(),
+            &mut self.scratch,
+            &mut self.mean_guide,
+        );
+        self.squares.clear();
+        self.squares.extend(guide_low.iter().map(|v| v * v));
+        box_mean(
+            &self.squares,
+            low,
+            radius,
+            &mut self.scratch,
+            &mut self.var_guide,
+        );
+        for (square, mean) in self.var_guide.iter_mut().zip(&self.mean_guide) {
+            *square -= mean * mean;
         }
     }
 
     /// The local linear model of one chroma channel at low resolution, averaged over each
-    /// sample's windows: chroma ≈ gain·guide + offset.
-    pub fn coefficients(&self, channel_low: &[f32]) -> Coefficients {
-        let (w, h) = self.low;
-        let mean_p = box_mean(channel_low, w, h, self.radius);
-        let products: Vec<f32> = channel_low
-            .iter()
-            .zip(&self.guide_low)
-            .map(|(p, i)| p * i)
-            .collect();
-        let mean_ip = box_mean(&products, w, h, self.radius);
-        let mut gain = vec![0.0f32; w * h];
-        let mut offset = vec![0.0f32; w * h];
-        for k in 0..w * h {
+    /// sample's windows (chroma ≈ gain·guide + offset), into `fit`.
+    pub fn coefficients(&self, channel_low: &[f32], fit: &mut Coefficients) {
+        let Coefficients {
+            gain,
+            offset,
+            mean_p,
+            mean_ip,
+            scratch,
+        } = fit;
+        box_mean(channel_low, self.low, self.radius, scratch, mean_p);
+        // The products go through `gain`, free until the gains are computed below.
+        gain.clear();
+        gain.extend(channel_low.iter().zip(&self.guide_low).map(|(p, i)| p * i));
+        box_mean(gain, self.low, self.radius, scratch, mean_ip);
+        let samples = channel_low.len();
+        gain.resize(samples, 0.0);
+        offset.resize(samples, 0.0);
+        for k in 0..samples {
             gain[k] =
                 (mean_ip[k] - self.mean_guide[k] * mean_p[k]) / (self.var_guide[k] + self.eps);
             offset[k] = mean_p[k] - gain[k] * self.mean_guide[k];
         }
-        Coefficients {
-            gain: box_mean(&gain, w, h, self.radius),
-            offset: box_mean(&offset, w, h, self.radius),
-        }
+        // Averaged over the windows: the means go where the products were.
+        box_mean(gain, self.low, self.radius, scratch, mean_ip);
+        std::mem::swap(gain, mean_ip);
+        box_mean(offset, self.low, self.radius, scratch, mean_p);
+        std::mem::swap(offset, mean_p);
     }
 
     /// Row `y` of the channel at high resolution into `out`, from its `coefficients` and the
@@ -374,16 +419,19 @@ impl GuidedUpsampler {
         scratch: &mut UpsampleScratch,
         out: &mut [f32],
     ) {
-        let width = self.up.to.0;
+        let Some(up) = &self.up else {
+            return;
+        };
+        let width = up.to.0;
         scratch.gain.resize(width, 0.0);
         scratch.offset.resize(width, 0.0);
-        self.up.row(
+        up.row(
             &coefficients.gain,
             y,
             &mut scratch.gain_rows,
             &mut scratch.gain,
         );
-        self.up.row(
+        up.row(
             &coefficients.offset,
             y,
             &mut scratch.offset_rows,
@@ -400,10 +448,15 @@ impl GuidedUpsampler {
     }
 }
 
-/// A channel's guided-filter coefficients at low resolution.
+/// A channel's guided-filter coefficients at low resolution, and the planes they are worked
+/// out in, kept from frame to frame.
+#[derive(Debug, Default)]
 pub struct Coefficients {
     gain: Vec<f32>,
     offset: Vec<f32>,
+    mean_p: Vec<f32>,
+    mean_ip: Vec<f32>,
+    scratch: BoxScratch,
 }
 
 /// What `GuidedUpsampler::row` works in, kept from row to row.
@@ -461,8 +514,13 @@ mod tests {
 
     #[test]
     fn box_mean_clips_at_borders() {
-        let out = box_mean(&[0.0, 3.0, 6.0, 9.0], 4, 1, 1);
+        let mut out = Vec::new();
+        let mut scratch = BoxScratch::default();
+        box_mean(&[0.0, 3.0, 6.0, 9.0], (4, 1), 1, &mut scratch, &mut out);
         assert_eq!(out, vec![1.5, 3.0, 6.0, 7.5]);
+        // Again with the scratch of a larger plane: only its own samples count.
+        box_mean(&[2.0, 4.0], (1, 2), 1, &mut scratch, &mut out);
+        assert_eq!(out, vec![3.0, 3.0]);
     }
 
     #[test]
@@ -475,11 +533,13 @@ mod tests {
         let chroma_low: Vec<f32> = (0..lw * lh)
             .map(|k| if k % lw < 4 { -20.0 } else { 30.0 })
             .collect();
-        let up = GuidedUpsampler::new(&guide_low, (lw, lh), (32, 16), 2, 1e-4);
+        let mut up = GuidedUpsampler::default();
+        up.prepare(&guide_low, (lw, lh), (32, 16), 2, 1e-4);
         let guide_high: Vec<f32> = (0..32 * 16)
             .map(|k| if k % 32 < 16 { 0.2 } else { 0.8 })
             .collect();
-        let coefficients = up.coefficients(&chroma_low);
+        let mut coefficients = Coefficients::default();
+        up.coefficients(&chroma_low, &mut coefficients);
         let mut scratch = UpsampleScratch::default();
         let mut out = vec![0.0; 32 * 16];
         for (y, row) in out.chunks_exact_mut(32).enumerate() {
