@@ -279,22 +279,33 @@ fn box_mean(
     let BoxScratch { horizontal, sums } = scratch;
     horizontal.resize(src.len(), 0.0);
     out.resize(src.len(), 0.0);
-    for (row, out) in src
-        .chunks_exact(width)
-        .zip(horizontal.chunks_exact_mut(width))
+    // Rows four at a time: a row's sliding sum is a chain of dependent additions, and four
+    // independent chains keep the core busy while each waits (the same operations per row, so
+    // the same values).
+    const ROWS: usize = 4;
+    for (block, out) in src
+        .chunks(ROWS * width)
+        .zip(horizontal.chunks_mut(ROWS * width))
     {
-        let mut sum: f64 = row[..(radius + 1).min(width)]
-            .iter()
-            .map(|&v| v as f64)
-            .sum();
+        let rows = block.len() / width;
+        let mut sum = [0.0f64; ROWS];
+        for (r, sum) in sum.iter_mut().enumerate().take(rows) {
+            *sum = block[r * width..r * width + (radius + 1).min(width)]
+                .iter()
+                .map(|&v| v as f64)
+                .sum();
+        }
         for x in 0..width {
-            let count = (x + radius).min(width - 1) + 1 - x.saturating_sub(radius);
-            out[x] = (sum / count as f64) as f32;
-            if x + radius + 1 < width {
-                sum += row[x + radius + 1] as f64;
-            }
-            if x >= radius {
-                sum -= row[x - radius] as f64;
+            let count = ((x + radius).min(width - 1) + 1 - x.saturating_sub(radius)) as f64;
+            for (r, sum) in sum.iter_mut().enumerate().take(rows) {
+                let row = &block[r * width..(r + 1) * width];
+                out[r * width + x] = (*sum / count) as f32;
+                if x + radius + 1 < width {
+                    *sum += row[x + radius + 1] as f64;
+                }
+                if x >= radius {
+                    *sum -= row[x - radius] as f64;
+                }
             }
         }
     }
