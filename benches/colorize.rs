@@ -7,7 +7,9 @@
 //!
 //!     cargo bench --bench colorize
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,6 +23,51 @@ use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::render::{self, OutputLayout, OutputPlanes};
 use gstexemplar::colorize::retrieval;
+
+/// The system allocator, counting what is allocated: the chain's figures say how many
+/// allocations a frame makes in steady state, and how many of them are the model's.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes so far (all threads).
+fn allocated() -> (usize, usize) {
+    (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed),
+    )
+}
+
+/// A chain's steady-state figures: time by stage, and allocations a frame, in all and within
+/// the model's runs (ONNX Runtime's output tensors and what `Models::colorize` makes of them).
+struct ChainFigures {
+    times: StageTimes,
+    allocations: (f64, f64),
+    model_allocations: (f64, f64),
+}
 
 fn media() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/media")
@@ -265,9 +312,9 @@ fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
     started.elapsed().as_secs_f64() * 100.0
 }
 
-/// Mean stage times of the per-frame chain on a `width × height` frame into I420, with the
-/// element's defaults (inference size 256, one reference), after a warm-up frame.
-fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes {
+/// Mean stage times and allocations of the per-frame chain on a `width × height` frame into
+/// I420, with the element's defaults (inference size 256, one reference), after a warm-up frame.
+fn chain_stages(models: &mut Models, width: usize, height: usize) -> ChainFigures {
     let photo = library::load_photo(&media().join("refs/china.jpg"), retrieval::PHOTO_SHORT_SIDE)
         .expect("photo");
     let (w, h) = render::working_size(photo.width, photo.height, 256);
@@ -290,7 +337,9 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes 
     let mut chain = FrameChain::default();
     let mut total = StageTimes::default();
     let frames = 10;
+    let (mut all, mut in_model) = ((0, 0), (0, 0));
     for frame in 0..=frames {
+        let before = allocated();
         let mut planes = OutputPlanes {
             planes: vec![
                 (&mut luma[..], width),
@@ -306,7 +355,16 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes 
                     height,
                 },
                 &[(&reference, 1.0)],
-                |small, (w, h), reference| models.colorize(small, w, h, reference),
+                |small, (w, h), reference| {
+                    let before = allocated();
+                    let prediction = models.colorize(small, w, h, reference);
+                    let after = allocated();
+                    if frame > 0 {
+                        in_model.0 += after.0 - before.0;
+                        in_model.1 += after.1 - before.1;
+                    }
+                    prediction
+                },
                 ChainSettings {
                     inference_size: 256,
                     temporal_smoothing: 0.35,
@@ -318,14 +376,27 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> StageTimes 
                 },
             )
             .expect("colorize");
+        let after = allocated();
         if frame > 0 {
+            all.0 += after.0 - before.0;
+            all.1 += after.1 - before.1;
             total.resize += times.resize / frames;
             total.colorizer += times.colorizer / frames;
             total.render += times.render / frames;
             total.working_size = times.working_size;
         }
     }
-    total
+    let per_frame = |(count, bytes): (usize, usize)| {
+        (
+            count as f64 / frames as f64,
+            bytes as f64 / frames as f64 / 1e6,
+        )
+    };
+    ChainFigures {
+        times: total,
+        allocations: per_frame(all),
+        model_allocations: per_frame(in_model),
+    }
 }
 
 fn main() {
@@ -376,7 +447,8 @@ fn main() {
     )
     .expect("models");
     for (width, height) in [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)] {
-        let t = chain_stages(&mut models, width, height);
+        let figures = chain_stages(&mut models, width, height);
+        let t = figures.times;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let all = ms(t.resize) + ms(t.colorizer) + ms(t.render);
         println!(
@@ -388,6 +460,14 @@ fn main() {
             t.working_size.1,
             ms(t.render),
             1e3 / all
+        );
+        println!(
+            "    allocations a frame: {:.1} ({:.2} MB), of which in the model's run {:.1} \
+             ({:.2} MB)",
+            figures.allocations.0,
+            figures.allocations.1,
+            figures.model_allocations.0,
+            figures.model_allocations.1
         );
     }
     println!(
