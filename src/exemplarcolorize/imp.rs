@@ -841,6 +841,7 @@ impl ExemplarColorize {
                 Library::Open(_) => return Ok(()),
                 Library::Failed => return Err(gst::FlowError::Error),
                 Library::Closed => {
+                    drop(state);
                     gst::element_imp_error!(
                         self,
                         gst::CoreError::Failed,
