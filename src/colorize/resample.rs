@@ -421,7 +421,7 @@ impl GuidedUpsampler {
     }
 
     /// Row `y` of the channel at high resolution into `out`, from its `coefficients` and the
-    /// high-resolution guide's row `guide_row`.
+    /// high-resolution guide's row `guide_row` (nothing before the first `prepare`).
     pub fn row(
         &self,
         coefficients: &Coefficients,
