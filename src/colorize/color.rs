@@ -176,9 +176,23 @@ impl LabToVideo {
     }
 
     fn encode(&self, linear: f32) -> f32 {
+        let (index, fraction) = Self::encode_position(linear);
+        self.encode_at(index, fraction)
+    }
+
+    /// Where `linear` falls in the encoding table: the entry below it and the fraction of the
+    /// way to the next. Free of look-ups, so that a block's worth vectorises (an `i32` cast:
+    /// cheaper than to `usize`, the same value for the clamped 0..=4096).
+    #[inline(always)]
+    fn encode_position(linear: f32) -> (i32, f32) {
         let position = linear.clamp(0.0, 1.0) * ENCODE_STEPS as f32;
-        let index = (position as usize).min(ENCODE_STEPS - 1);
-        let fraction = position - index as f32;
+        let index = (position as i32).min(ENCODE_STEPS as i32 - 1);
+        (index, position - index as f32)
+    }
+
+    #[inline(always)]
+    fn encode_at(&self, index: i32, fraction: f32) -> f32 {
+        let index = index as usize;
         self.encode_table[index] * (1.0 - fraction) + self.encode_table[index + 1] * fraction
     }
 
@@ -253,6 +267,9 @@ impl LabToVideo {
             }
         };
         let mut linear = [[0.0f32; 3]; BLOCK];
+        let mut index = [0i32; 3 * BLOCK];
+        let mut fraction = [0.0f32; 3 * BLOCK];
+        let mut encoded = [[0.0f32; 3]; BLOCK];
         let blocks = l
             .chunks_exact(BLOCK)
             .zip(a.chunks_exact(BLOCK))
@@ -263,8 +280,25 @@ impl LabToVideo {
             for (((value, &l), &a), &b) in linear.iter_mut().zip(l).zip(a).zip(b) {
                 *value = Self::linear(l, a, b);
             }
-            for (value, out) in linear.iter().zip(out) {
-                *out = video(value.map(|v| self.encode(v)));
+            // The transfer function in two passes: the table positions (vectorised), then
+            // the look-ups.
+            for ((index, fraction), &linear) in index
+                .iter_mut()
+                .zip(fraction.iter_mut())
+                .zip(linear.as_flattened())
+            {
+                (*index, *fraction) = Self::encode_position(linear);
+            }
+            for ((encoded, &index), &fraction) in encoded
+                .as_flattened_mut()
+                .iter_mut()
+                .zip(&index)
+                .zip(&fraction)
+            {
+                *encoded = self.encode_at(index, fraction);
+            }
+            for (&encoded, out) in encoded.iter().zip(out) {
+                *out = video(encoded);
             }
         }
         for (((&l, &a), &b), out) in l[done..]
