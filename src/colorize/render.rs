@@ -124,7 +124,6 @@ pub struct Renderer {
     to_chroma: Option<Resampler>,
     down: Option<Resampler>,
     upsampler: GuidedUpsampler,
-    guide_low: Vec<f32>,
     a_fit: Coefficients,
     b_fit: Coefficients,
 }
@@ -189,11 +188,13 @@ impl Renderer {
             });
             return;
         }
-        self.guide_low.clear();
-        self.guide_low
-            .extend(small_lightness.iter().map(|l| l / 100.0));
-        self.upsampler
-            .prepare(&self.guide_low, small, chroma, radius, 1e-4);
+        self.upsampler.prepare(
+            small_lightness.iter().map(|l| l / 100.0),
+            small,
+            chroma,
+            radius,
+            1e-4,
+        );
         let upsampler = &self.upsampler;
         let (a_model, b_model) = (&mut self.a_fit, &mut self.b_fit);
         // a* and b* are independent: each on a core of its own.

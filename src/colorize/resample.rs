@@ -128,9 +128,9 @@ impl Resampler {
     pub fn fitted(slot: &mut Option<Resampler>, from: (usize, usize), to: (usize, usize)) -> &Self {
         if slot
             .as_ref()
-            .is_none_or(|resampler| (resampler.from, resampler.to) != (from, to))
+            .is_some_and(|resampler| (resampler.from, resampler.to) != (from, to))
         {
-            *slot = Some(Resampler::new(from, to));
+            *slot = None;
         }
         slot.get_or_insert_with(|| Resampler::new(from, to))
     }
@@ -355,11 +355,11 @@ pub struct GuidedUpsampler {
 }
 
 impl GuidedUpsampler {
-    /// Fits the upsampler to a frame: `guide_low` is its guide at the chroma's resolution,
+    /// Fits the upsampler to a frame: `guide_low` is its guide at the prediction's resolution,
     /// values about 0..1.
     pub fn prepare(
         &mut self,
-        guide_low: &[f32],
+        guide_low: impl IntoIterator<Item = f32>,
         low: (usize, usize),
         high: (usize, usize),
         radius: usize,
@@ -368,16 +368,16 @@ impl GuidedUpsampler {
         Resampler::fitted(&mut self.up, low, high);
         (self.low, self.radius, self.eps) = (low, radius, eps);
         self.guide_low.clear();
-        self.guide_low.extend_from_slice(guide_low);
+        self.guide_low.extend(guide_low);
         box_mean(
-            guide_low,
+            &self.guide_low,
             low,
             radius,
             &mut self.scratch,
             &mut self.mean_guide,
         );
         self.squares.clear();
-        self.squares.extend(guide_low.iter().map(|v| v * v));
+        self.squares.extend(self.guide_low.iter().map(|v| v * v));
         box_mean(
             &self.squares,
             low,
@@ -545,7 +545,7 @@ mod tests {
             .map(|k| if k % lw < 4 { -20.0 } else { 30.0 })
             .collect();
         let mut up = GuidedUpsampler::default();
-        up.prepare(&guide_low, (lw, lh), (32, 16), 2, 1e-4);
+        up.prepare(guide_low.iter().copied(), (lw, lh), (32, 16), 2, 1e-4);
         let guide_high: Vec<f32> = (0..32 * 16)
             .map(|k| if k % 32 < 16 { 0.2 } else { 0.8 })
             .collect();
