@@ -163,10 +163,8 @@ enum References {
 }
 
 /// The references, as far as they are ready.
-#[derive(Default)]
 enum Library {
     /// Stopped, or a plan is followed.
-    #[default]
     Closed,
     /// The library is being indexed on a thread of its own; the first scene waits for it.
     Indexing,
@@ -192,7 +190,6 @@ struct IndexJob {
 }
 
 /// One of the current scene's references.
-#[derive(Clone)]
 struct SceneReference {
     path: PathBuf,
     /// Shared with the cache: a frame takes the scene's references without copying them.
