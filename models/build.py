@@ -128,11 +128,16 @@ def fold_bn(state, conv, bn):
     weight = state[f"{conv}.weight"].astype(np.float64)
     scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"].astype(np.float64) + BN_EPS)
     bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
-    return (weight * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
+    return weight * scale[:, None, None, None], bias.astype(np.float32)
 
 
-def conv_bn(g, state, x, conv, bn, stride=1, groups=1, relu6=True):
+def conv_bn(g, state, x, conv, bn, stride=1, groups=1, relu6=True, grey=False):
     weight, bias = fold_bn(state, conv, bn)
+    if grey:
+        # The three input channels would be one grey plane repeated: their taps add up, and the
+        # layer reads the plane once.
+        weight = weight.sum(axis=1, keepdims=True)
+    weight = weight.astype(np.float32)
     k = weight.shape[-1]
     y = g.op(
         "Conv",
@@ -151,9 +156,10 @@ def conv_bn(g, state, x, conv, bn, stride=1, groups=1, relu6=True):
     return y
 
 
-def backbone(g, state, x, last_block):
-    """Runs the stem and blocks 0..last_block; returns {block index: output}."""
-    x = conv_bn(g, state, x, "_conv_stem", "_bn0", stride=2)
+def backbone(g, state, x, last_block, grey=False):
+    """Runs the stem and blocks 0..last_block on an RGB input (or, `grey`, on one plane that
+    stands for R = G = B); returns {block index: output}."""
+    x = conv_bn(g, state, x, "_conv_stem", "_bn0", stride=2, grey=grey)
     outputs = {}
     for i, (kernel, stride, expand, cin, cout) in enumerate(blocks()[: last_block + 1]):
         p = f"_blocks.{i}"
@@ -169,16 +175,20 @@ def backbone(g, state, x, last_block):
 
 
 def lightness_to_encoder_input(g, lightness):
-    """CIE L* (0..100) of a grey image -> the encoder's input: sRGB grey in [-1, 1], 3 channels."""
-    fy = g.op("Div", [g.op("Add", [lightness, g.const(16.0)]), g.const(116.0)])
-    cube = g.op("Mul", [g.op("Mul", [fy, fy]), fy])
-    linear_low = g.op("Div", [lightness, g.const(903.3)])
-    y = g.op("Where", [g.op("Greater", [cube, g.const(0.008856)]), cube, linear_low])
+    """CIE L* (0..100) of a grey image -> the encoder's input: sRGB grey in [-1, 1], one plane
+    that stands for all three channels (`backbone(grey=True)`)."""
+    # Both piecewise functions are written as f(max(x, x0)) + slope * (min(x, x0) - x0), which
+    # is the linear piece below the knee x0 and the curve above it: elementwise arithmetic that
+    # ONNX Runtime vectorises, where `Where` and `Pow` are not (0.6 ms a frame at 448x256).
+    knee = 8.0  # L* where CIE lightness turns linear (y = 0.008856)
+    fy = g.op("Add", [g.op("Mul", [g.op("Max", [lightness, g.const(knee)]), g.const(1 / 116)]), g.const(16 / 116)])
+    linear_low = g.op("Mul", [g.op("Min", [lightness, g.const(knee)]), g.const(1 / 903.3)])
+    y = g.op("Add", [g.op("Mul", [g.op("Mul", [fy, fy]), fy]), g.op("Sub", [linear_low, g.const(knee / 903.3)])])
     y = g.op("Clip", [y, g.const(0.0), g.const(1.0)])
-    gamma = g.op("Sub", [g.op("Mul", [g.const(1.055), g.op("Pow", [y, g.const(1 / 2.4)])]), g.const(0.055)])
-    srgb = g.op("Where", [g.op("LessOrEqual", [y, g.const(0.0031308)]), g.op("Mul", [y, g.const(12.92)]), gamma])
-    normalised = g.op("Sub", [g.op("Mul", [srgb, g.const(2.0)]), g.const(1.0)])
-    return g.op("Concat", [normalised, normalised, normalised], axis=1)
+    y0 = 0.0031308  # where the sRGB transfer turns linear
+    power = g.op("Exp", [g.op("Mul", [g.op("Log", [g.op("Max", [y, g.const(y0)])]), g.const(1 / 2.4)])])
+    srgb = g.op("Add", [g.op("Sub", [g.op("Mul", [power, g.const(1.055)]), g.const(0.055 + 12.92 * y0)]), g.op("Mul", [g.op("Min", [y, g.const(y0)]), g.const(12.92)])])
+    return g.op("Sub", [g.op("Mul", [srgb, g.const(2.0)]), g.const(1.0)])
 
 
 def l2_normalise(g, x, axis=1):
@@ -190,7 +200,7 @@ def dense_features(g, state, grey_input, scale=1.0):
     """[1, 152, h8, w8]: the stride-8 map and the upsampled stride-16 map, each L2-normalised
     per position and scaled by 1/sqrt(2) so that the dot product of two is a cosine (times
     `scale`)."""
-    outs = backbone(g, state, grey_input, S16_BLOCK)
+    outs = backbone(g, state, grey_input, S16_BLOCK, grey=True)
     s8, s16 = outs[S8_BLOCK], outs[S16_BLOCK]
     s8_size = g.op("Slice", [g.op("Shape", [s8]), g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])
     full_size = g.op("Concat", [g.const([1, 112], dtype=np.int64), s8_size], axis=0)
@@ -217,17 +227,23 @@ def channels(g, x, start, end):
     return g.op("Slice", [x, g.const([start], dtype=np.int64), g.const([end], dtype=np.int64), g.const([1], dtype=np.int64)])
 
 
+def split_channels(g, x, sizes):
+    """[1, sum(sizes), H, W] -> one tensor per size, in one pass over `x`."""
+    return g.op("Split", [x, g.const(sizes, dtype=np.int64)], outputs=len(sizes), axis=1)
+
+
 def guided_filter(g, guide, source, radius, eps):
     """He et al.'s guided filter: `source` [1,2,H,W] smoothed along the edges of `guide` [1,1,H,W].
     The window means of one pass are taken together, stacked as channels: one pool per axis for
     all of them."""
     means = box_mean(g, g.op("Concat", [guide, g.op("Mul", [guide, guide]), source, g.op("Mul", [guide, source])], axis=1), radius)
-    mean_i, mean_ii, mean_p, corr_ip = channels(g, means, 0, 1), channels(g, means, 1, 2), channels(g, means, 2, 4), channels(g, means, 4, 6)
+    mean_i, mean_ii, mean_p, corr_ip = split_channels(g, means, [1, 1, 2, 2])
     var_i = g.op("Sub", [mean_ii, g.op("Mul", [mean_i, mean_i])])
     a = g.op("Div", [g.op("Sub", [corr_ip, g.op("Mul", [mean_i, mean_p])]), g.op("Add", [var_i, g.const(eps)])])
     b = g.op("Sub", [mean_p, g.op("Mul", [a, mean_i])])
     mean_ab = box_mean(g, g.op("Concat", [a, b], axis=1), radius)
-    return g.op("Add", [g.op("Mul", [channels(g, mean_ab, 0, 2), guide]), channels(g, mean_ab, 2, 4)])
+    mean_a, mean_b = split_channels(g, mean_ab, [2, 2])
+    return g.op("Add", [g.op("Mul", [mean_a, guide]), mean_b])
 
 
 def luminance_rows(g, lightness_grid, reference, scale=1.0):
@@ -295,37 +311,63 @@ def build_colorizer(state):
         helper.make_tensor_value_info("target_l", TensorProto.FLOAT, [1, 1, "H", "W"]),
         helper.make_tensor_value_info("reference_features", TensorProto.FLOAT, [1, 154, "Nr"]),
         helper.make_tensor_value_info("reference_ab", TensorProto.FLOAT, [1, 2, "Nr"]),
+        helper.make_tensor_value_info("with_confidence", TensorProto.BOOL, []),
     ]
     # The softmax's temperature divides the target's rows (Nt x 154 values) rather than the
     # scores (Nt x Nr), so the products come out as scores over temperature.
     features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"), scale=1 / TEMPERATURE)
     l_grid = to_grid(g, "target_l")
-    # The score of a target and a reference position is the features' cosine plus the luminance
-    # term; the cosine alone is also the confidence, so it is computed once and the luminance
-    # term (a rank-2 product) added to it.
+    full = g.op("Shape", ["target_l"])
+    grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
 
-    def positions_first(x):  # [1, C, h, w] -> [1, h*w, C]
+    def positions_first(g, x):  # [1, C, h, w] -> [1, h*w, C]
         return g.op("Transpose", [flatten_positions(g, x)], perm=[0, 2, 1])
 
-    cosine_over_t = g.op("MatMul", [positions_first(features), channels(g, "reference_features", 0, 152)])  # [1, Nt, Nr]
+    def to_frame(g, x, channel_count):  # [1, Nt, C] -> [1, C, H, W], bilinear
+        grid = g.op("Reshape", [g.op("Transpose", [x], perm=[0, 2, 1]), grid_shape])
+        size = g.op("Concat", [g.const([1, channel_count], dtype=np.int64), g.op("Slice", [full, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])], axis=0)
+        return g.op("Resize", [grid, "", "", size], mode="linear", coordinate_transformation_mode="half_pixel")
+
+    # The scores of every target and reference position, the features' cosine plus the luminance
+    # term (over the temperature), come from one product of the target's 154 rows. A caller that
+    # fuses several references also needs the confidence, the cosine of each position's best
+    # match without the luminance term: then the cosine and the luminance term are two products,
+    # added, and the cosine's row maxima are the confidence; the other callers skip them (an
+    # empty [1, 1, 0, 0] confidence).
     luminance_target = g.op("Concat", luminance_rows(g, l_grid, reference=False, scale=1 / TEMPERATURE), axis=1)
-    luminance = g.op("MatMul", [positions_first(luminance_target), channels(g, "reference_features", 152, 154)])
-    attention = g.op("Softmax", [g.op("Add", [cosine_over_t, luminance])], axis=-1)
+    fused = Graph(prefix="fused_")
+    fused.output_as(
+        fused.op("MatMul", [positions_first(fused, fused.op("Concat", [features, luminance_target], axis=1)), "reference_features"]),
+        "fused_scores",
+    )
+    fused.output_as(fused.const(np.zeros((1, 1, 0, 0), dtype=np.float32), "empty"), "fused_confidence")
+    split = Graph(prefix="split_")
+    cosine_over_t = split.op("MatMul", [positions_first(split, features), channels(split, "reference_features", 0, 152)])
+    luminance = split.op("MatMul", [positions_first(split, luminance_target), channels(split, "reference_features", 152, 154)])
+    split.output_as(split.op("Add", [cosine_over_t, luminance]), "split_scores")
+    best = split.op("Mul", [split.op("ReduceMax", [cosine_over_t], axes=[2], keepdims=1), split.const(TEMPERATURE)])  # [1, Nt, 1]
+    split.output_as(to_frame(split, best, 1), "split_confidence")
+
+    def branch(sub, name):
+        outputs = [
+            helper.make_tensor_value_info(f"{name}_scores", TensorProto.FLOAT, [1, None, None]),
+            helper.make_tensor_value_info(f"{name}_confidence", TensorProto.FLOAT, [1, 1, None, None]),
+        ]
+        return helper.make_graph(sub.nodes, name, [], outputs, initializer=sub.initializers)
+
+    scores, confidence = g.op(
+        "If", ["with_confidence"], "scores", outputs=2,
+        then_branch=branch(split, "split"), else_branch=branch(fused, "fused"),
+    )
+    attention = g.op("Softmax", [scores], axis=-1)
     warped = g.op("MatMul", [attention, g.op("Transpose", ["reference_ab"], perm=[0, 2, 1])])  # [1, Nt, 2]
-    # Cosine similarity of the best match (the luminance term excluded) as confidence.
-    best = g.op("Mul", [g.op("ReduceMax", [cosine_over_t], axes=[2], keepdims=1), g.const(TEMPERATURE)])  # [1, Nt, 1]
-    grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
-    warped_grid = g.op("Reshape", [g.op("Transpose", [warped], perm=[0, 2, 1]), grid_shape])
-    best_grid = g.op("Reshape", [g.op("Transpose", [best], perm=[0, 2, 1]), grid_shape])
-    full = g.op("Shape", ["target_l"])
-    ab_full = g.op("Resize", [warped_grid, "", "", g.op("Concat", [g.const([1, 2], dtype=np.int64), g.op("Slice", [full, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])], axis=0)], mode="linear", coordinate_transformation_mode="half_pixel")
-    confidence = g.op("Resize", [best_grid, "", "", full], mode="linear", coordinate_transformation_mode="half_pixel")
+    ab_full = to_frame(g, warped, 2)
     guide = g.op("Div", ["target_l", g.const(100.0)])
     g.output_as(guided_filter(g, guide, ab_full, GUIDED_RADIUS, GUIDED_EPS), "ab")
     g.output_as(confidence, "confidence")
     outputs = [
         helper.make_tensor_value_info("ab", TensorProto.FLOAT, [1, 2, "H", "W"]),
-        helper.make_tensor_value_info("confidence", TensorProto.FLOAT, [1, 1, "H", "W"]),
+        helper.make_tensor_value_info("confidence", TensorProto.FLOAT, [1, 1, None, None]),
     ]
     return make_model(g, "colorizer", inputs, outputs, "Training-free exemplar colorizer: dense correspondence, chroma warp, guided filter")
 

@@ -89,14 +89,21 @@ class Colorizer:
         features, ab = self.reference.run(None, {"reference_lab": lab.transpose(2, 0, 1)[None]})
         return features, ab
 
-    def colorize(self, lightness, encoded_reference):
-        """Lightness (H x W, 0..100) -> Lab image (H x W x 3) with the same lightness."""
+    def colorize(self, lightness, encoded_reference, with_confidence=False):
+        """Lightness (H x W, 0..100) -> Lab image (H x W x 3) with the same lightness, and the
+        colorizer's confidence at working size (empty unless asked for, as in the element with
+        one reference)."""
         size = working_size(*lightness.shape, self.short_side)
         small = resize(lightness[..., None], size)[..., 0]
         features, ref_ab = encoded_reference
         ab, confidence = self.colorizer.run(
             None,
-            {"target_l": small[None, None].astype(np.float32), "reference_features": features, "reference_ab": ref_ab},
+            {
+                "target_l": small[None, None].astype(np.float32),
+                "reference_features": features,
+                "reference_ab": ref_ab,
+                "with_confidence": np.array(with_confidence),
+            },
         )
         ab_full = resize(ab[0].transpose(1, 2, 0), lightness.shape)
         return np.concatenate([lightness[..., None], ab_full], axis=2), confidence

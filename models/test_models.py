@@ -108,8 +108,24 @@ def test_colorizer_output_shapes_and_range(models):
     lab, confidence = colorizer.colorize(lightness, encoded)
     assert lab.shape == (200, 120, 3)
     assert np.array_equal(lab[..., 0], lightness)
-    assert confidence.shape[:2] == (1, 1)
+    assert confidence.shape == (1, 1, 0, 0)
     assert np.all(np.abs(lab[..., 1:]) < 128)
+
+
+def test_colorizer_asked_for_confidence_gives_it_and_the_same_chroma(models):
+    colorizer = quality.Colorizer(models)
+    encoded = colorizer.encode_reference(quality.photo("coffee")[:, 360:])
+    lightness = quality.rgb_to_lab(quality.photo("coffee")[:, :360].astype(np.float32) / 255.0)[..., 0]
+    fused, skipped = colorizer.colorize(lightness, encoded)
+    split, confidence = colorizer.colorize(lightness, encoded, with_confidence=True)
+    # Two products added instead of one of concatenated rows: the same scores up to rounding.
+    assert np.abs(split - fused).max() < 1e-3
+    assert skipped.size == 0
+    small = quality.working_size(*lightness.shape, colorizer.short_side)
+    assert confidence.shape == (1, 1, *small)
+    # Cosines of L2-normalised features; the same photo's other half matches well somewhere.
+    assert confidence.min() >= -1.0 - 1e-5 and confidence.max() <= 1.0 + 1e-5
+    assert np.median(confidence) > 0.5
 
 
 def test_quality_against_baselines(models):

@@ -71,12 +71,13 @@ impl FrameChain {
 
     /// Colours one frame from the scene's references, each with the weight of its match with
     /// the scene (no references: neutral chroma). `predict(lightness, (width, height),
-    /// reference)` runs the colorizer at the working size.
+    /// reference, with_confidence)` runs the colorizer at the working size; the confidence is
+    /// asked for when there are several references to fuse.
     pub fn colorize<R, E>(
         &mut self,
         frame: Lightness,
         references: &[(&R, f32)],
-        mut predict: impl FnMut(&[f32], (usize, usize), &R) -> Result<Prediction, E>,
+        mut predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
         settings: ChainSettings,
         target: Target,
     ) -> Result<StageTimes, E> {
@@ -88,9 +89,10 @@ impl FrameChain {
             .resize_into(frame.data, &mut self.small);
         let small = &self.small;
         let prepared = Instant::now();
+        let fused = references.len() > 1;
         let predictions = references
             .iter()
-            .map(|&(reference, _)| predict(small, (sw, sh), reference))
+            .map(|&(reference, _)| predict(small, (sw, sh), reference, fused))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
         let (mut a, mut b) = if predictions.is_empty() {
@@ -165,13 +167,14 @@ mod tests {
                     height,
                 },
                 &references,
-                |small: &[f32], (w, h), _: &()| {
+                |small: &[f32], (w, h), _: &(), with_confidence| {
                     assert_eq!(small.len(), w * h);
+                    assert!(!with_confidence, "one reference has nothing to fuse");
                     let (a, b) = ab.unwrap();
                     Ok::<_, ()>(Prediction {
                         a: vec![a; w * h],
                         b: vec![b; w * h],
-                        confidence: vec![1.0; w * h],
+                        confidence: Vec::new(),
                     })
                 },
                 ChainSettings {

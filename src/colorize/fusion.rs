@@ -15,7 +15,8 @@ use super::inference::Prediction;
 pub const TEMPERATURE: f32 = 0.03;
 
 /// The a*, b* planes fused from `predictions` (all of one size) made with references whose
-/// whole-frame similarities are `similarities`. One prediction is returned as it is.
+/// whole-frame similarities are `similarities`, each with its confidence when there are
+/// several. One prediction is returned as it is.
 pub fn fuse(mut predictions: Vec<Prediction>, similarities: &[f32]) -> (Vec<f32>, Vec<f32>) {
     debug_assert_eq!(predictions.len(), similarities.len());
     if predictions.len() <= 1 {

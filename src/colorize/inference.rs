@@ -499,6 +499,9 @@ pub struct Models {
     embedding_dimension: usize,
     /// Channels of the encoder's `features_s32`, 0 when it has none (no re-ranking).
     local_dimension: usize,
+    /// Whether the colorizer takes `with_confidence` (and skips the confidence's work when not
+    /// asked). Optional: a colorizer without it always computes its confidence.
+    confidence_switch: bool,
     /// The provider that runs the models ("cpu", "cuda", "tensorrt").
     pub provider: &'static str,
     /// Why a requested GPU provider was not used, if it was not.
@@ -510,7 +513,8 @@ pub struct Models {
 pub struct Prediction {
     pub a: Vec<f32>,
     pub b: Vec<f32>,
-    /// Per pixel, the cosine similarity of its best match in the reference.
+    /// Per pixel, the cosine similarity of its best match in the reference; empty unless asked
+    /// for.
     pub confidence: Vec<f32>,
 }
 
@@ -653,6 +657,10 @@ impl Models {
                 },
             ],
         )?;
+        let confidence_switch = colorizer_session
+            .inputs()
+            .iter()
+            .any(|input| input.name() == CONFIDENCE_SWITCH);
         Ok(Models {
             encoder_hash: sha256_file(encoder)?,
             encoder: encoder_session,
@@ -660,6 +668,7 @@ impl Models {
             colorizer: colorizer_session,
             embedding_dimension,
             local_dimension,
+            confidence_switch,
             provider,
             fallback,
         })
@@ -746,25 +755,34 @@ impl Models {
         })
     }
 
-    /// Predicts a*, b* planes (`height × width` each) for a frame's L* at the same size.
+    /// Predicts a*, b* planes (`height × width` each) for a frame's L* at the same size and,
+    /// `with_confidence`, the confidence plane (which only fusing several references needs; it
+    /// costs the default colorizer a second product).
     pub fn colorize(
         &mut self,
         lightness: &[f32],
         width: usize,
         height: usize,
         reference: &EncodedReference,
+        with_confidence: bool,
     ) -> Result<Prediction, InferenceError> {
         let target = TensorRef::from_array_view(([1usize, 1, height, width], lightness))?;
         let features =
             TensorRef::from_array_view((reference.features.0.clone(), &reference.features.1[..]))?;
         let ab = TensorRef::from_array_view((reference.ab.0.clone(), &reference.ab.1[..]))?;
-        let outputs = subnormals_flushed(|| {
-            self.colorizer.run(ort::inputs![
-                "target_l" => target,
-                "reference_features" => features,
-                "reference_ab" => ab,
-            ])
-        })?;
+        let switch = [with_confidence];
+        let mut inputs = ort::inputs![
+            "target_l" => target,
+            "reference_features" => features,
+            "reference_ab" => ab,
+        ];
+        if self.confidence_switch {
+            inputs.push((
+                CONFIDENCE_SWITCH.into(),
+                TensorRef::from_array_view(((), &switch[..]))?.into(),
+            ));
+        }
+        let outputs = subnormals_flushed(|| self.colorizer.run(inputs))?;
         let (shape, mut values) = output(&outputs, "ab")?;
         if shape != [1, 2, height as i64, width as i64] {
             return Err(InferenceError(format!(
@@ -772,12 +790,17 @@ impl Models {
             )));
         }
         let b = values.split_off(width * height);
-        let (shape, confidence) = output(&outputs, "confidence")?;
-        if shape != [1, 1, height as i64, width as i64] {
-            return Err(InferenceError(format!(
-                "the colorizer returned `confidence` of shape {shape:?}, expected [1, 1, {height}, {width}]"
-            )));
-        }
+        let confidence = if with_confidence {
+            let (shape, confidence) = output(&outputs, "confidence")?;
+            if shape != [1, 1, height as i64, width as i64] {
+                return Err(InferenceError(format!(
+                    "the colorizer returned `confidence` of shape {shape:?}, expected [1, 1, {height}, {width}]"
+                )));
+            }
+            confidence
+        } else {
+            Vec::new()
+        };
         Ok(Prediction {
             a: values,
             b,
@@ -785,6 +808,9 @@ impl Models {
         })
     }
 }
+
+/// The colorizer's optional boolean input that asks for its `confidence` output.
+const CONFIDENCE_SWITCH: &str = "with_confidence";
 
 /// File name of the shot-boundary model in the models folder.
 pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
@@ -858,6 +884,59 @@ impl TransitionModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_colorizer_computes_the_confidence_only_when_asked_and_colours_alike_either_way() {
+        let dir = default_model_dir().unwrap();
+        let mut models = Models::load(
+            &dir.join(ENCODER_FILE),
+            &dir.join(COLORIZER_FILE),
+            &dir.join(REFERENCE_FILE),
+            &SessionOptions {
+                provider: Provider::Cpu,
+                device_id: 0,
+                strict: false,
+                threads: 1,
+            },
+        )
+        .unwrap();
+        assert!(models.confidence_switch);
+        // A reference whose colour follows its lightness, a frame with the same ramp mirrored.
+        let (w, h) = (64, 48);
+        let ramp = |x: usize, y: usize| 10.0 + 80.0 * (x + y) as f32 / (w + h) as f32;
+        let mut lab = vec![0.0f32; 3 * w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let l = ramp(x, y);
+                lab[y * w + x] = l;
+                lab[w * h + y * w + x] = l - 50.0;
+                lab[2 * w * h + y * w + x] = 30.0 - l / 2.0;
+            }
+        }
+        let reference = models.encode_reference(&lab, w, h).unwrap();
+        let frame: Vec<f32> = (0..w * h).map(|i| ramp(w - 1 - i % w, i / w)).collect();
+        let skipped = models.colorize(&frame, w, h, &reference, false).unwrap();
+        let asked = models.colorize(&frame, w, h, &reference, true).unwrap();
+        assert!(skipped.confidence.is_empty());
+        assert_eq!(asked.confidence.len(), w * h);
+        assert!(asked.confidence.iter().all(|c| (-1.0..=1.0001).contains(c)));
+        let largest_difference = skipped
+            .a
+            .iter()
+            .zip(&asked.a)
+            .chain(skipped.b.iter().zip(&asked.b))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(largest_difference < 1e-3, "{largest_difference}");
+        // The colours follow the reference's, where a* rises with lightness: the frame's first
+        // row is light on the left, dark on the right.
+        assert!(
+            asked.a[0] > asked.a[w - 1] + 10.0,
+            "{} {}",
+            asked.a[0],
+            asked.a[w - 1]
+        );
+    }
 
     #[cfg(target_arch = "x86_64")]
     #[test]

@@ -2211,7 +2211,9 @@ impl VideoFilterImpl for ExemplarColorize {
                     height,
                 },
                 &weighted,
-                |small, (w, h), reference| m.colorize(small, w, h, reference),
+                |small, (w, h), reference, with_confidence| {
+                    m.colorize(small, w, h, reference, with_confidence)
+                },
                 ChainSettings {
                     inference_size,
                     temporal_smoothing,
