@@ -102,6 +102,14 @@ def test_a_stalled_pass_ends_its_worker_with_its_stacks_and_a_live_one_does_not(
     why = cluster.failure("analyse", None, RuntimeError("worker died"), tmp_path, 2)
     assert why == ("the planning pass (decoding the whole film) failed: it showed no frame and "
                    f"no message for 2 s, and was ended, in 1 attempt(s) (Python stacks: {trace})")
+    # A retry that got the film's own error (Ray's task error carries it as `cause`): that
+    # error first, the stalled attempt after it.
+    retried = RuntimeError("task failed")
+    retried.cause = ValueError("qtdemux0: This file is invalid and cannot be played.")
+    why = cluster.failure("analyse", None, retried, tmp_path, 2)
+    assert why == ("the planning pass (decoding the whole film) failed: qtdemux0: This file is "
+                   "invalid and cannot be played. (before it, 1 attempt(s) showed no frame and no "
+                   f"message for 2 s and were ended; Python stacks: {trace})")
     cluster.forget_stalls(tmp_path)
     assert not trace.exists()
     # Five seconds of frames, never two seconds without one: the pass ends by itself, and its

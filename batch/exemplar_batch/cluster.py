@@ -306,8 +306,10 @@ def cause(error):
 
 
 def failure(kind, segment, error, work, stall_seconds):
-    """What a film's summary says of a task that failed for good: Ray's cause, or, where its
-    attempts stalled and were ended by the watchdog, that."""
+    """What a film's summary says of a task that failed for good: the film's own error where
+    the last attempt raised one (earlier attempts may have stalled: a retry can get the error
+    a stalled attempt never saw), else, where attempts stalled and were ended by the watchdog,
+    that, else Ray's cause."""
     if kind == "segment":
         what = f"colouring frames {segment.first}-{segment.end} failed"
     else:
@@ -315,6 +317,10 @@ def failure(kind, segment, error, work, stall_seconds):
                 "analyse": "the planning pass (decoding the whole film) failed",
                 "join": "joining the coloured ranges failed"}[kind]
     stalled = [s["stacks"] for s in stalls(work) if s["pass"] == pass_name(kind, segment)]
+    raised = getattr(error, "cause", None)
+    if raised is not None and stalled:
+        return (f"{what}: {raised} (before it, {len(stalled)} attempt(s) showed no frame and no "
+                f"message for {stall_seconds:g} s and were ended; Python stacks: {stalled[-1]})")
     if stalled:
         return (f"{what}: it showed no frame and no message for {stall_seconds:g} s, and was "
                 f"ended, in {len(stalled)} attempt(s) (Python stacks: {stalled[-1]})")
