@@ -215,6 +215,57 @@ mod tests {
     }
 
     #[test]
+    fn several_references_are_asked_for_their_confidence_and_fused_by_it() {
+        let (width, height) = (32, 32);
+        let lightness = vec![60.0f32; width * height];
+        let convert = LabToVideo::new(COLORIMETRY);
+        let mut luma = vec![0u8; width * height];
+        let mut cb = vec![0u8; width * height / 4];
+        let mut cr = vec![0u8; width * height / 4];
+        let mut planes = OutputPlanes {
+            planes: vec![
+                (&mut luma, width),
+                (&mut cb, width / 2),
+                (&mut cr, width / 2),
+            ],
+        };
+        // The first photo's a* with a confidence far above the second's: the fused colour is
+        // the first's.
+        let references = [(&(40.0f32, 0.9f32), 0.5), (&(-40.0, 0.1), 0.5)];
+        let mut asked = Vec::new();
+        FrameChain::default()
+            .colorize(
+                Lightness {
+                    data: &lightness,
+                    width,
+                    height,
+                },
+                &references,
+                |_: &[f32], (w, h), &(a, confidence): &(f32, f32), with_confidence| {
+                    asked.push(with_confidence);
+                    Ok::<_, ()>(Prediction {
+                        a: vec![a; w * h],
+                        b: vec![0.0; w * h],
+                        confidence: vec![confidence; w * h],
+                    })
+                },
+                ChainSettings {
+                    inference_size: 32,
+                    temporal_smoothing: 0.0,
+                },
+                Target {
+                    layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+                    convert: &convert,
+                    planes: &mut planes,
+                },
+            )
+            .unwrap();
+        assert_eq!(asked, [true, true]);
+        let expected = convert.cbcr8(60.0, 40.0, 0.0);
+        assert!(cr.iter().all(|&v| v == expected[1]), "{:?}", &cr[..4]);
+    }
+
+    #[test]
     fn colours_carry_over_within_a_scene_and_not_across_scenes() {
         let mut chain = FrameChain::default();
         let (_, first, _) = flat_frame(&mut chain, Some((30.0, 0.0)), 0.5);
