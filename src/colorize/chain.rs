@@ -137,11 +137,12 @@ mod tests {
         transfer: Transfer::Bt709,
     };
 
-    /// Colours a flat 64x48 frame of L* 60 into I420 planes with a predictor that answers
-    /// `ab` everywhere; returns the working size and the Cb, Cr planes.
-    fn flat_frame(
+    /// Colours a flat 64x48 frame of L* 60 into I420 planes from `references` with `predict`;
+    /// returns the working size and the Cb, Cr planes.
+    fn colour_flat_frame<R>(
         chain: &mut FrameChain,
-        ab: Option<(f32, f32)>,
+        references: &[(&R, f32)],
+        predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, ()>,
         smoothing: f64,
     ) -> ((usize, usize), Vec<u8>, Vec<u8>) {
         let (width, height) = (64, 48);
@@ -157,8 +158,6 @@ mod tests {
                 (&mut cr, width / 2),
             ],
         };
-        let reference = ();
-        let references: Vec<(&(), f32)> = ab.iter().map(|_| (&reference, 1.0)).collect();
         let times = chain
             .colorize(
                 Lightness {
@@ -166,17 +165,8 @@ mod tests {
                     width,
                     height,
                 },
-                &references,
-                |small: &[f32], (w, h), _: &(), with_confidence| {
-                    assert_eq!(small.len(), w * h);
-                    assert!(!with_confidence, "one reference has nothing to fuse");
-                    let (a, b) = ab.unwrap();
-                    Ok::<_, ()>(Prediction {
-                        a: vec![a; w * h],
-                        b: vec![b; w * h],
-                        confidence: Vec::new(),
-                    })
-                },
+                references,
+                predict,
                 ChainSettings {
                     inference_size: 32,
                     temporal_smoothing: smoothing,
@@ -193,6 +183,32 @@ mod tests {
             "the luma plane is the caller's"
         );
         (times.working_size, cb, cr)
+    }
+
+    /// A flat frame coloured from one reference whose prediction is `ab` everywhere (none:
+    /// no reference).
+    fn flat_frame(
+        chain: &mut FrameChain,
+        ab: Option<(f32, f32)>,
+        smoothing: f64,
+    ) -> ((usize, usize), Vec<u8>, Vec<u8>) {
+        let reference = ();
+        let references: Vec<(&(), f32)> = ab.iter().map(|_| (&reference, 1.0)).collect();
+        colour_flat_frame(
+            chain,
+            &references,
+            |small: &[f32], (w, h), _: &(), with_confidence| {
+                assert_eq!(small.len(), w * h);
+                assert!(!with_confidence, "one reference has nothing to fuse");
+                let (a, b) = ab.unwrap();
+                Ok(Prediction {
+                    a: vec![a; w * h],
+                    b: vec![b; w * h],
+                    confidence: Vec::new(),
+                })
+            },
+            smoothing,
+        )
     }
 
     #[test]
@@ -216,52 +232,25 @@ mod tests {
 
     #[test]
     fn several_references_are_asked_for_their_confidence_and_fused_by_it() {
-        let (width, height) = (32, 32);
-        let lightness = vec![60.0f32; width * height];
-        let convert = LabToVideo::new(COLORIMETRY);
-        let mut luma = vec![0u8; width * height];
-        let mut cb = vec![0u8; width * height / 4];
-        let mut cr = vec![0u8; width * height / 4];
-        let mut planes = OutputPlanes {
-            planes: vec![
-                (&mut luma, width),
-                (&mut cb, width / 2),
-                (&mut cr, width / 2),
-            ],
-        };
         // The first photo's a* with a confidence far above the second's: the fused colour is
         // the first's.
         let references = [(&(40.0f32, 0.9f32), 0.5), (&(-40.0, 0.1), 0.5)];
         let mut asked = Vec::new();
-        FrameChain::default()
-            .colorize(
-                Lightness {
-                    data: &lightness,
-                    width,
-                    height,
-                },
-                &references,
-                |_: &[f32], (w, h), &(a, confidence): &(f32, f32), with_confidence| {
-                    asked.push(with_confidence);
-                    Ok::<_, ()>(Prediction {
-                        a: vec![a; w * h],
-                        b: vec![0.0; w * h],
-                        confidence: vec![confidence; w * h],
-                    })
-                },
-                ChainSettings {
-                    inference_size: 32,
-                    temporal_smoothing: 0.0,
-                },
-                Target {
-                    layout: OutputLayout::Planar { sub_x: 2, sub_y: 2 },
-                    convert: &convert,
-                    planes: &mut planes,
-                },
-            )
-            .unwrap();
+        let (_, _, cr) = colour_flat_frame(
+            &mut FrameChain::default(),
+            &references,
+            |_: &[f32], (w, h), &(a, confidence): &(f32, f32), with_confidence| {
+                asked.push(with_confidence);
+                Ok(Prediction {
+                    a: vec![a; w * h],
+                    b: vec![0.0; w * h],
+                    confidence: vec![confidence; w * h],
+                })
+            },
+            0.0,
+        );
         assert_eq!(asked, [true, true]);
-        let expected = convert.cbcr8(60.0, 40.0, 0.0);
+        let expected = LabToVideo::new(COLORIMETRY).cbcr8(60.0, 40.0, 0.0);
         assert!(cr.iter().all(|&v| v == expected[1]), "{:?}", &cr[..4]);
     }
 
