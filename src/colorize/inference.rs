@@ -244,8 +244,6 @@ pub struct SessionOptions {
     pub threads: usize,
 }
 
-/// Builds a session, registering the requested GPU provider when it can. Returns the session,
-/// the provider that runs it and, when it fell back to CPU, why.
 /// Whether a session's threads spin between the operators of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Spinning {
@@ -322,6 +320,8 @@ mod mxcsr {
     }
 }
 
+/// Builds a session, registering the requested GPU provider when it can. Returns the session,
+/// the provider that runs it and, when it fell back to CPU, why.
 fn build_session(
     model: &Path,
     options: &SessionOptions,
