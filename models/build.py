@@ -317,7 +317,7 @@ def build_colorizer(state):
     # scores (Nt x Nr), so the products come out as scores over temperature.
     features, size = dense_features(g, state, lightness_to_encoder_input(g, "target_l"), scale=1 / TEMPERATURE)
     l_grid = to_grid(g, "target_l")
-    full = g.op("Shape", ["target_l"])
+    frame_size = g.op("Slice", [g.op("Shape", ["target_l"]), g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])  # [H, W]
     grid_shape = g.op("Concat", [g.const([1, -1], dtype=np.int64), size], axis=0)
 
     def positions_first(g, x):  # [1, C, h, w] -> [1, h*w, C]
@@ -325,8 +325,8 @@ def build_colorizer(state):
 
     def to_frame(g, x, channel_count):  # [1, Nt, C] -> [1, C, H, W], bilinear
         grid = g.op("Reshape", [g.op("Transpose", [x], perm=[0, 2, 1]), grid_shape])
-        size = g.op("Concat", [g.const([1, channel_count], dtype=np.int64), g.op("Slice", [full, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])], axis=0)
-        return g.op("Resize", [grid, "", "", size], mode="linear", coordinate_transformation_mode="half_pixel")
+        shape = g.op("Concat", [g.const([1, channel_count], dtype=np.int64), frame_size], axis=0)
+        return g.op("Resize", [grid, "", "", shape], mode="linear", coordinate_transformation_mode="half_pixel")
 
     # The scores of every target and reference position, the features' cosine plus the luminance
     # term (over the temperature), come from one product of the target's 154 rows. A caller that
