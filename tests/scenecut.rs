@@ -817,19 +817,19 @@ fn learned_and_hybrid_hold_back_the_models_lookahead_in_window_steps() {
     ] {
         let mut h = method_harness(method);
         h.set_upstream_latency(gst::ClockTime::ZERO);
-        // Before any window has run: 2 s of frames and the first guess of 0.5 s for a window.
+        // Before any window has run: 3 s of frames and the first guess of 0.5 s for a window.
         h.push(sequence(1, &[]).remove(0)).unwrap();
-        assert_eq!(h.query_latency(), Some(gst::ClockTime::from_mseconds(2500)));
-        for (i, buffer) in sequence(100, &[]).into_iter().enumerate().skip(1) {
+        assert_eq!(h.query_latency(), Some(gst::ClockTime::from_mseconds(3500)));
+        for (i, buffer) in sequence(200, &[]).into_iter().enumerate().skip(1) {
             h.push(buffer).unwrap();
-            // The model judges 25 frames at a time once the 24 after them have arrived, the
+            // The model judges 50 frames at a time once the 24 after them have arrived, the
             // rule each frame once its lookahead has; a frame leaves when both have judged it
             // and the two after it.
             let judged_by_model = match i {
-                0..=47 => 0,
-                48..=72 => 25,
-                73..=97 => 50,
-                _ => 75,
+                0..=72 => 0,
+                73..=122 => 50,
+                123..=172 => 100,
+                _ => 150,
             };
             let judged_by_rule = i.saturating_sub(rule_lookahead - 1);
             let released = judged_by_model.min(judged_by_rule).saturating_sub(2);
@@ -839,12 +839,12 @@ fn learned_and_hybrid_hold_back_the_models_lookahead_in_window_steps() {
                 "{method}, frame {i}"
             );
         }
-        // 50 frames at 25 fps, 2 s, and twice the longest model window so far (at least 0.5 s).
+        // 75 frames at 25 fps, 3 s, and twice the longest model window so far (at least 0.5 s).
         let latency = h.query_latency().unwrap();
-        assert!(latency >= gst::ClockTime::from_mseconds(2500), "{latency}");
+        assert!(latency >= gst::ClockTime::from_mseconds(3500), "{latency}");
         assert!(h.push_event(gst::event::Eos::new()));
-        assert_eq!(h.buffers_received(), 100, "{method}");
-        for i in 0..100u64 {
+        assert_eq!(h.buffers_received(), 200, "{method}");
+        for i in 0..200u64 {
             assert_eq!(h.pull().unwrap().offset(), i, "{method}");
         }
     }

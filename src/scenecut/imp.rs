@@ -802,7 +802,7 @@ impl SceneCut {
             return Ok(learned::Method::Rule);
         }
         if settings.method == SceneCutMethod::Auto && settings.max_lookahead_time > 0 {
-            // The model's 50 frames cannot shrink to a bound; the rule's can.
+            // The model's 75 frames cannot shrink to a bound; the rule's can.
             gst::info!(
                 CAT,
                 imp = self,
@@ -1129,7 +1129,7 @@ impl ObjectImpl for SceneCut {
                          2.9 s at 10 fps, 29 s at 1 fps. When the bound binds, the window and \
                          confirmation radius shrink to fit it, and fades and dissolves are not \
                          looked for below 25 frames. Set, it makes method=auto run the rule (the \
-                         model's 50 frames cannot shrink). Changeable while playing.",
+                         model's 75 frames cannot shrink). Changeable while playing.",
                     )
                     .default_value(0)
                     .mutable_playing()
@@ -1141,7 +1141,7 @@ impl ObjectImpl for SceneCut {
                          learned (the TransNetV2 model), hybrid (the rule's cuts checked by the \
                          model, plus the model's dissolves and fades) or auto (hybrid when the \
                          model loads, else the rule with a warning; the rule when \
-                         max-lookahead-time is set). learned and hybrid hold back 50 frames (2 s \
+                         max-lookahead-time is set). learned and hybrid hold back 75 frames (3 s \
                          at 25 fps) plus the model's run time, and run the model on 48x27 grey \
                          thumbnails: about 16 ms of CPU per frame on 2 cores. Changeable in NULL \
                          and READY",
