@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Figures for `exemplarcolorize` on this machine's CPU: whole-element frames per second,
-//! the per-frame chain stage by stage without a pipeline, index build photos per second,
-//! search and re-ranking time over 1k and 10k photos, and the cost of a scene start.
+//! Figures for `exemplarcolorize` on this machine's CPU: whole-element frames per second, the
+//! used-by pipeline's (`scenecut ! exemplarcolorize`) frames per second, the per-frame chain
+//! stage by stage without a pipeline, index build photos per second, search and re-ranking
+//! time over 1k and 10k photos, and the cost of a scene start.
 //! Needs the generated media and models (`bash scripts/setup.sh`).
 //!
 //!     cargo bench --bench colorize
@@ -23,6 +24,7 @@ use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::render::{self, OutputLayout, OutputPlanes};
 use gstexemplar::colorize::retrieval;
+use gstexemplar::scenecut::learned;
 
 /// The system allocator, counting what is allocated: the chain's figures say how many
 /// allocations a frame makes in steady state, and how many of them are the model's.
@@ -105,9 +107,32 @@ fn draw_frames(caps: &gst::Caps, count: u32) -> Vec<gst::Buffer> {
     frames
 }
 
-/// Frames per second between the first and the last buffer reaching the sink, with the
-/// element's reference properties given as `references`.
-fn element_fps(width: u32, height: u32, frames: u32, references: &str, source: Frames) -> f64 {
+/// What runs before `exemplarcolorize`, and which output frames are timed.
+#[derive(Debug, Clone, Copy)]
+enum Upstream {
+    /// Nothing: from the second frame out to the last (the first pays for choosing and
+    /// encoding the reference).
+    Nothing,
+    /// `scenecut` with these properties, as in the used-by pipeline. With its default method
+    /// it releases frames in bursts of `learned::STEP` as each of its model's windows runs:
+    /// the figure is timed over whole bursts, from output frame `STEP / 2` on, before the end
+    /// of the stream's drain.
+    SceneCut(&'static str),
+}
+
+/// Output frames timed after `scenecut`: four bursts.
+const SCENECUT_TIMED_FRAMES: usize = 4 * learned::STEP;
+
+/// Frames per second reaching the sink, with the element's reference properties given as
+/// `references` and `upstream` before it.
+fn element_fps(
+    width: u32,
+    height: u32,
+    frames: u32,
+    references: &str,
+    source: Frames,
+    upstream: Upstream,
+) -> f64 {
     let caps = gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", width as i32)
@@ -118,9 +143,13 @@ fn element_fps(width: u32, height: u32, frames: u32, references: &str, source: F
         Frames::Drawn => format!("videotestsrc num-buffers={frames} pattern=ball"),
         Frames::Prerendered => "appsrc name=src format=time block=true".to_string(),
     };
+    let scene_detection = match upstream {
+        Upstream::Nothing => String::new(),
+        Upstream::SceneCut(properties) => format!("scenecut {properties} !"),
+    };
     let description = format!(
-        "{head} ! capsfilter name=caps ! exemplarcolorize {references} ! video/x-raw,format=I420 ! \
-         fakesink name=out sync=false"
+        "{head} ! capsfilter name=caps ! {scene_detection} exemplarcolorize {references} ! \
+         video/x-raw,format=I420 ! fakesink name=out sync=false"
     );
     let pipeline = gst::parse::launch(&description)
         .expect("pipeline")
@@ -176,8 +205,12 @@ fn element_fps(width: u32, height: u32, frames: u32, references: &str, source: F
         pusher.join().expect("pusher");
     }
     let times = times.lock().unwrap();
-    // The first frame pays for choosing and encoding the reference: start after it.
-    (times.len() - 2) as f64 / (times[times.len() - 1] - times[1]).as_secs_f64()
+    let (first, last) = match upstream {
+        Upstream::Nothing => (1, times.len() - 1),
+        Upstream::SceneCut(_) => (learned::STEP / 2, learned::STEP / 2 + SCENECUT_TIMED_FRAMES),
+    };
+    assert!(last < times.len(), "{} frames out", times.len());
+    (last - first) as f64 / (times[last] - times[first]).as_secs_f64()
 }
 
 fn index_build(models: &mut Models, copies: usize) -> f64 {
@@ -407,17 +440,38 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let fixed = format!("reference={}", media().join("refs/china.jpg").display());
-    for (w, h, frames) in [
-        (640, 360, 120),
-        (1280, 720, 120),
-        (1920, 1080, 120),
-        (3840, 2160, 40),
-    ] {
+    let sizes = [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)];
+    for (w, h) in sizes {
+        let frames = if w > 1920 { 40 } else { 120 };
         println!(
             "  whole element, {w}x{h} I420 -> I420: {:.1} frames/s with frames drawn \
              beforehand, {:.1} frames/s drawn by videotestsrc on the way",
-            element_fps(w, h, frames, &fixed, Frames::Prerendered),
-            element_fps(w, h, frames, &fixed, Frames::Drawn)
+            element_fps(w, h, frames, &fixed, Frames::Prerendered, Upstream::Nothing),
+            element_fps(w, h, frames, &fixed, Frames::Drawn, Upstream::Nothing)
+        );
+    }
+    // The model's lookahead and the last burst's drain are left out of the timed frames.
+    let frames = (learned::LOOKAHEAD + learned::STEP + SCENECUT_TIMED_FRAMES) as u32;
+    for (w, h) in sizes {
+        println!(
+            "  used-by pipeline, scenecut ! exemplarcolorize, {w}x{h}, frames drawn beforehand: \
+             {:.1} frames/s with scenecut's default method, {:.1} with method=rule",
+            element_fps(
+                w,
+                h,
+                frames,
+                &fixed,
+                Frames::Prerendered,
+                Upstream::SceneCut("")
+            ),
+            element_fps(
+                w,
+                h,
+                frames,
+                &fixed,
+                Frames::Prerendered,
+                Upstream::SceneCut("method=rule")
+            )
         );
     }
     let index = std::env::temp_dir().join(format!("colorize-bench-{}.index", std::process::id()));
@@ -429,7 +483,14 @@ fn main() {
         );
         println!(
             "  whole element, 640x360 from the library, top-k={top_k}: {:.1} frames/s",
-            element_fps(640, 360, 120, &library, Frames::Prerendered)
+            element_fps(
+                640,
+                360,
+                120,
+                &library,
+                Frames::Prerendered,
+                Upstream::Nothing
+            )
         );
     }
     let _ = std::fs::remove_file(&index);
