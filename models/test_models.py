@@ -205,7 +205,7 @@ def test_a_missing_weights_package_is_a_clear_error(monkeypatch):
 
 # --- TransNetV2 ---------------------------------------------------------------------------------
 
-TRANSNETV2_ONNX_SHA256 = "8a6d96363d3e0eeef1bf8dcd45ea8c0c3a0e37cdc99e435f892076de4f51bb71"
+TRANSNETV2_ONNX_SHA256 = "afcae8cc49c90b10acf048c44f7992fb2124664be923404129e744a82ac23f1f"
 
 
 def test_transnetv2_model_is_the_pinned_build(models):

@@ -121,10 +121,12 @@ def ddcnn(g, state, x, prefix, relu):
             dilations=[d, 1],
             pads=[d, 0, d, 0],
         )
+        # ReLU on each branch, not on their concatenation: ONNX Runtime fuses it into the conv.
         branches.append(g.op("Relu", [branch]) if relu else branch)
-    y = g.op("Transpose", [g.op("Squeeze", [g.op("Concat", branches, axis=1), g.const([0], dtype=np.int64)])], perm=[1, 0, 2])
-    channels_and_size = g.op("Concat", [g.const([0, -1], dtype=np.int64), g.op("Slice", [shape, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])], axis=0)
-    return g.op("Reshape", [y, channels_and_size])
+    y = g.op("Squeeze", [g.op("Concat", branches, axis=1), g.const([0], dtype=np.int64)])
+    y = g.op("Transpose", [y], perm=[1, 0, 2])  # [T, 4F, H*W]
+    height_and_width = g.op("Slice", [shape, g.const([2], dtype=np.int64), g.const([4], dtype=np.int64)])
+    return g.op("Reshape", [y, g.op("Concat", [g.const([0, -1], dtype=np.int64), height_and_width], axis=0)])
 
 
 def stacked_ddcnn(g, state, x, stack):
