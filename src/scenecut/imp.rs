@@ -1143,7 +1143,7 @@ impl ObjectImpl for SceneCut {
                          model loads, else the rule with a warning; the rule when \
                          max-lookahead-time is set). learned and hybrid hold back 75 frames (3 s \
                          at 25 fps) plus the model's run time, and run the model on 48x27 grey \
-                         thumbnails: about 16 ms of CPU per frame on 2 cores. Changeable in NULL \
+                         thumbnails: about 7 ms per frame on 2 cores. Changeable in NULL \
                          and READY",
                     )
                     .mutable_ready()
