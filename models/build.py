@@ -223,12 +223,8 @@ def box_mean(g, x, radius):
     return g.op("AveragePool", [x], kernel_shape=[1, k], pads=[0, radius, 0, radius], count_include_pad=0)
 
 
-def channels(g, x, start, end):
-    return g.op("Slice", [x, g.const([start], dtype=np.int64), g.const([end], dtype=np.int64), g.const([1], dtype=np.int64)])
-
-
 def split_channels(g, x, sizes):
-    """[1, sum(sizes), H, W] -> one tensor per size, in one pass over `x`."""
+    """[1, sum(sizes), ...] -> one tensor per size, in one pass over `x`."""
     return g.op("Split", [x, g.const(sizes, dtype=np.int64)], outputs=len(sizes), axis=1)
 
 
@@ -290,8 +286,7 @@ def build_encoder(state):
 def build_reference(state):
     g = Graph()
     lab = helper.make_tensor_value_info("reference_lab", TensorProto.FLOAT, [1, 3, "Hr", "Wr"])
-    lightness = channels(g, "reference_lab", 0, 1)
-    ab = channels(g, "reference_lab", 1, 3)
+    lightness, ab = split_channels(g, "reference_lab", [1, 2])
     features, size = dense_features(g, state, lightness_to_encoder_input(g, lightness))
     l_grid = to_grid(g, lightness)
     rows = luminance_rows(g, l_grid, reference=True)
@@ -342,8 +337,9 @@ def build_colorizer(state):
     )
     fused.output_as(fused.const(np.zeros((1, 1, 0, 0), dtype=np.float32), "empty"), "fused_confidence")
     split = Graph(prefix="split_")
-    cosine_over_t = split.op("MatMul", [positions_first(split, features), channels(split, "reference_features", 0, 152)])
-    luminance = split.op("MatMul", [positions_first(split, luminance_target), channels(split, "reference_features", 152, 154)])
+    reference_feature_rows, reference_luminance_rows = split_channels(split, "reference_features", [152, 2])
+    cosine_over_t = split.op("MatMul", [positions_first(split, features), reference_feature_rows])
+    luminance = split.op("MatMul", [positions_first(split, luminance_target), reference_luminance_rows])
     split.output_as(split.op("Add", [cosine_over_t, luminance]), "split_scores")
     best = split.op("Mul", [split.op("ReduceMax", [cosine_over_t], axes=[2], keepdims=1), split.const(TEMPERATURE)])  # [1, Nt, 1]
     split.output_as(to_frame(split, best, 1), "split_confidence")
