@@ -440,38 +440,46 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let fixed = format!("reference={}", media().join("refs/china.jpg").display());
+    let overlapped = format!("{fixed} overlap=on");
     let sizes = [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)];
     for (w, h) in sizes {
         let frames = if w > 1920 { 40 } else { 120 };
         println!(
             "  whole element, {w}x{h} I420 -> I420: {:.1} frames/s with frames drawn \
-             beforehand, {:.1} frames/s drawn by videotestsrc on the way",
+             beforehand ({:.1} with overlap=on), {:.1} frames/s drawn by videotestsrc on the way",
             element_fps(w, h, frames, &fixed, Frames::Prerendered, Upstream::Nothing),
+            element_fps(
+                w,
+                h,
+                frames,
+                &overlapped,
+                Frames::Prerendered,
+                Upstream::Nothing
+            ),
             element_fps(w, h, frames, &fixed, Frames::Drawn, Upstream::Nothing)
         );
     }
     // The model's lookahead and the last burst's drain are left out of the timed frames.
     let frames = (learned::LOOKAHEAD + learned::STEP + SCENECUT_TIMED_FRAMES) as u32;
     for (w, h) in sizes {
+        let fps = |colorize: &str, scenecut| {
+            element_fps(
+                w,
+                h,
+                frames,
+                colorize,
+                Frames::Prerendered,
+                Upstream::SceneCut(scenecut),
+            )
+        };
         println!(
             "  used-by pipeline, scenecut ! exemplarcolorize, {w}x{h}, frames drawn beforehand: \
-             {:.1} frames/s with scenecut's default method, {:.1} with method=rule",
-            element_fps(
-                w,
-                h,
-                frames,
-                &fixed,
-                Frames::Prerendered,
-                Upstream::SceneCut("")
-            ),
-            element_fps(
-                w,
-                h,
-                frames,
-                &fixed,
-                Frames::Prerendered,
-                Upstream::SceneCut("method=rule")
-            )
+             {:.1} frames/s with scenecut's default method ({:.1} with overlap=on), {:.1} with \
+             method=rule ({:.1} with overlap=on)",
+            fps(&fixed, ""),
+            fps(&overlapped, ""),
+            fps(&fixed, "method=rule"),
+            fps(&overlapped, "method=rule")
         );
     }
     let index = std::env::temp_dir().join(format!("colorize-bench-{}.index", std::process::id()));

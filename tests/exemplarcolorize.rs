@@ -12,7 +12,7 @@ use gst_check::Harness;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::plan::Plan;
-use gstexemplar::exemplarcolorize::{ColourInput, ReferenceChanged};
+use gstexemplar::exemplarcolorize::{ColourInput, Overlap, ReferenceChanged};
 use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 
 mod common;
@@ -1737,4 +1737,170 @@ fn indexing_runs_beside_the_state_change_and_stops_with_the_pipeline() {
         })
         .unwrap();
     assert!(complete < chosen, "{complete} {chosen}");
+}
+
+/// What leaves the element, in order: `buffer <pts ms>` and `scene <n>` for its scene-change
+/// events, and the frames' data.
+type Leaving = (Vec<String>, Vec<Vec<u8>>);
+
+/// Pushes eight 64x48 frames through an element with `overlap`: scene 0 grey (frames 0-2),
+/// scene 1 from frame 3 (grey, turning colour at frame 5, so frames 5-6 pass through), scene 2
+/// from frame 7; then the end of the stream. Returns what left and, per frame pushed, how many
+/// frames had left by then.
+fn overlap_sequence(overlap: Overlap) -> (Leaving, Vec<usize>) {
+    let (media, _) = media();
+    let caps = "video/x-raw,format=I420,width=64,height=48,framerate=25/1";
+    let (mut h, _bus) = element_harness(
+        &[
+            (
+                "reference",
+                media.join("refs/coffee.jpg").to_str().unwrap().to_value(),
+            ),
+            ("overlap", overlap.to_value()),
+        ],
+        caps,
+        caps,
+    );
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let store = order.clone();
+    h.element().unwrap().static_pad("src").unwrap().add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => store
+                    .lock()
+                    .unwrap()
+                    .push(format!("buffer {}", buffer.pts().unwrap().mseconds())),
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let Some(change) = SceneChange::from_event(event) {
+                        store
+                            .lock()
+                            .unwrap()
+                            .push(format!("scene {}", change.scene));
+                    }
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    let (width, height) = (64, 48);
+    let mut left = Vec::new();
+    let mut frames = Vec::new();
+    for i in 0..8u64 {
+        if let Some(scene) = [(3, 1), (7, 2)].iter().find(|(at, _)| *at == i) {
+            let pts = gst::ClockTime::from_mseconds(40 * i);
+            assert!(h.push_event(cut(scene.1, i, Some(pts), 9.0).to_event()));
+        }
+        let mut data: Vec<u8> = (0..width * height)
+            .map(|p| (20 + (p % width) * 3 + (p / width) + 7 * i as usize) as u8)
+            .collect();
+        let chroma = width / 2 * height / 2;
+        if i == 5 || i == 6 {
+            data.extend((0..chroma).map(|p| if p % 32 < 16 { 152 } else { 104 }));
+            data.extend((0..chroma).map(|p| if p % 32 < 16 { 96 } else { 160 }));
+        } else {
+            data.extend(std::iter::repeat_n(128u8, 2 * chroma));
+        }
+        let mut buffer = gst::Buffer::from_mut_slice(data);
+        {
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_mseconds(40 * i));
+            b.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+        frames.extend(std::iter::from_fn(|| h.try_pull()));
+        left.push(frames.len());
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    frames.extend(std::iter::from_fn(|| h.try_pull()));
+    let data = frames
+        .iter()
+        .map(|f| f.map_readable().unwrap().to_vec())
+        .collect();
+    let order = order.lock().unwrap().clone();
+    ((order, data), left)
+}
+
+#[test]
+fn overlap_gives_the_same_frames_in_the_same_order_a_frame_later() {
+    let (serial, left_serial) = overlap_sequence(Overlap::Off);
+    let (overlapped, left_overlapped) = overlap_sequence(Overlap::On);
+    let expected: Vec<String> = [
+        "buffer 0",
+        "buffer 40",
+        "buffer 80",
+        "scene 1",
+        "buffer 120",
+        "buffer 160",
+        "buffer 200",
+        "buffer 240",
+        "scene 2",
+        "buffer 280",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(serial.0, expected);
+    assert_eq!(overlapped.0, expected);
+    assert_eq!(serial.1.len(), 8);
+    for (i, (a, b)) in serial.1.iter().zip(&overlapped.1).enumerate() {
+        assert!(a == b, "frame {i} differs");
+    }
+    // One after the other, each frame leaves when it comes. With overlap a coloured frame
+    // leaves when the next frame comes (frame 4 with frame 5, which passes through and leaves
+    // at once after it), when an event comes (frame 2 before scene 1's) or at the end (frame 7).
+    assert_eq!(left_serial, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(left_overlapped, [0, 1, 2, 3, 4, 6, 7, 7]);
+}
+
+#[test]
+fn overlap_adds_a_frame_to_the_latency_and_a_flush_drops_the_frame_it_holds() {
+    let (media, _) = media();
+    let caps = "video/x-raw,format=I420,width=32,height=24,framerate=25/1";
+    let (mut h, _bus) = element_harness(
+        &[
+            (
+                "reference",
+                media.join("refs/china.jpg").to_str().unwrap().to_value(),
+            ),
+            ("overlap", Overlap::On.to_value()),
+        ],
+        caps,
+        caps,
+    );
+    h.set_upstream_latency(gst::ClockTime::from_mseconds(10));
+    assert_eq!(
+        h.query_latency(),
+        Some(gst::ClockTime::from_mseconds(10 + 150 + 40))
+    );
+    let frame = |pts_ms: u64| {
+        let mut buffer = i420(32, 24, 100);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        buffer
+    };
+    h.push(frame(0)).unwrap();
+    assert!(h.try_pull().is_none(), "frame 0 is held");
+    h.push(frame(40)).unwrap();
+    assert_eq!(
+        h.pull().unwrap().pts(),
+        Some(gst::ClockTime::from_mseconds(0))
+    );
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    segment.set_start(gst::ClockTime::ZERO);
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    h.push(frame(1000)).unwrap();
+    assert!(h.push_event(gst::event::Eos::new()));
+    let after: Vec<_> = std::iter::from_fn(|| h.try_pull())
+        .map(|b| b.pts().unwrap().mseconds())
+        .collect();
+    assert_eq!(
+        after,
+        [1000],
+        "the frame held at the flush (40 ms) is dropped"
+    );
 }

@@ -51,74 +51,153 @@ pub struct StageTimes {
     pub render: Duration,
 }
 
-/// What carries over from one frame to the next: within a scene its colours, which temporal
-/// smoothing holds where the picture stays still; within a stream the resampling weights and
-/// working planes, so that steady state makes none.
+/// The full-resolution ends of the chain, run on the thread that has the frame: from the
+/// frame's lightness to its working size, and from the colour at working size back to the
+/// frame's planes. It keeps the resampling weights and row scratch from frame to frame.
 #[derive(Default)]
-pub struct FrameChain {
-    previous: temporal::Previous,
-    /// The frame's lightness at working size.
-    small: Vec<f32>,
+pub struct FullSize {
     to_working_size: Option<Resampler>,
     renderer: Renderer,
 }
 
-impl FrameChain {
-    /// A new scene: nothing of the previous one carries over.
-    pub fn start_scene(&mut self) {
-        self.previous.clear();
-    }
-
-    /// Colours one frame from the scene's references, each with the weight of its match with
-    /// the scene (no references: neutral chroma). `predict(lightness, (width, height),
-    /// reference, with_confidence)` runs the colorizer at the working size; the confidence is
-    /// asked for when there are several references to fuse.
-    pub fn colorize<R, E>(
+impl FullSize {
+    /// The frame's lightness at the working size for `inference_size`, into `small`; returns
+    /// that size.
+    pub fn shrink(
         &mut self,
         frame: Lightness,
-        references: &[(&R, f32)],
-        mut predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
-        settings: ChainSettings,
-        target: Target,
-    ) -> Result<StageTimes, E> {
-        let size = (frame.width, frame.height);
-        let (sw, sh) = render::working_size(frame.width, frame.height, settings.inference_size);
-        let started = Instant::now();
-        self.small.resize(sw * sh, 0.0);
-        Resampler::fitted(&mut self.to_working_size, size, (sw, sh))
-            .resize_into(frame.data, &mut self.small);
-        let small = &self.small;
-        let prepared = Instant::now();
-        let fused = references.len() > 1;
-        let predictions = references
-            .iter()
-            .map(|&(reference, _)| predict(small, (sw, sh), reference, fused))
-            .collect::<Result<Vec<_>, _>>()?;
-        let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
-        let (mut a, mut b) = if predictions.is_empty() {
-            (vec![0.0; sw * sh], vec![0.0; sw * sh])
-        } else {
-            fusion::fuse(predictions, &weights)
-        };
-        self.previous
-            .stabilise(settings.temporal_smoothing, small, &mut a, &mut b);
-        let inferred = Instant::now();
+        inference_size: usize,
+        small: &mut Vec<f32>,
+    ) -> (usize, usize) {
+        let working = render::working_size(frame.width, frame.height, inference_size);
+        small.resize(working.0 * working.1, 0.0);
+        Resampler::fitted(
+            &mut self.to_working_size,
+            (frame.width, frame.height),
+            working,
+        )
+        .resize_into(frame.data, small);
+        working
+    }
+
+    /// Writes the frame's colour planes from its chroma at working size.
+    pub fn render(&mut self, frame: Lightness, working: &WorkingColour, target: Target) {
         self.renderer.write_colour(
             target.layout,
             Colouring {
                 lightness: frame.data,
-                size,
-                small_lightness: small,
-                small: (sw, sh),
-                a: &a,
-                b: &b,
+                size: (frame.width, frame.height),
+                small_lightness: &working.lightness,
+                small: working.size,
+                a: &working.a,
+                b: &working.b,
             },
             UPSAMPLE_RADIUS,
             target.convert,
             target.planes,
         );
+    }
+}
+
+/// A frame at working size: its lightness, and once coloured its a*, b*. Its planes are kept
+/// from frame to frame, so steady state allocates none.
+#[derive(Debug, Default)]
+pub struct WorkingColour {
+    pub size: (usize, usize),
+    pub lightness: Vec<f32>,
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+/// The working-size middle of the chain: the colorizer, the fusion of several references and
+/// the temporal smoothing. What carries over from frame to frame is the scene's colours, so
+/// its frames must come in order; it needs nothing of the full-size frame, so it can run on
+/// another thread while the previous frame is written out.
+#[derive(Default)]
+pub struct WorkingSize {
+    previous: temporal::Previous,
+}
+
+impl WorkingSize {
+    /// A new scene: nothing of the previous one carries over.
+    pub fn start_scene(&mut self) {
+        self.previous.clear();
+    }
+
+    /// Colours `working` (its lightness set) from the scene's references, each with the weight
+    /// of its match with the scene (no references: neutral chroma). `predict(lightness,
+    /// (width, height), reference, with_confidence)` runs the colorizer; the confidence is
+    /// asked for when there are several references to fuse.
+    pub fn colour<R, E>(
+        &mut self,
+        working: &mut WorkingColour,
+        references: &[(&R, f32)],
+        mut predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
+        temporal_smoothing: f64,
+    ) -> Result<(), E> {
+        let (sw, sh) = working.size;
+        let fused = references.len() > 1;
+        let predictions = references
+            .iter()
+            .map(|&(reference, _)| predict(&working.lightness, (sw, sh), reference, fused))
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
+        (working.a, working.b) = if predictions.is_empty() {
+            (vec![0.0; sw * sh], vec![0.0; sw * sh])
+        } else {
+            fusion::fuse(predictions, &weights)
+        };
+        self.previous.stabilise(
+            temporal_smoothing,
+            &working.lightness,
+            &mut working.a,
+            &mut working.b,
+        );
+        Ok(())
+    }
+}
+
+/// The whole chain on one thread, one frame after the other. What carries over from one frame
+/// to the next: within a scene its colours, which temporal smoothing holds where the picture
+/// stays still; within a stream the resampling weights and working planes, so that steady
+/// state makes none.
+#[derive(Default)]
+pub struct FrameChain {
+    pub full: FullSize,
+    pub working: WorkingSize,
+    pub small: WorkingColour,
+}
+
+impl FrameChain {
+    /// A new scene: nothing of the previous one carries over.
+    pub fn start_scene(&mut self) {
+        self.working.start_scene();
+    }
+
+    /// Colours one frame from the scene's references (see [`WorkingSize::colour`]).
+    pub fn colorize<R, E>(
+        &mut self,
+        frame: Lightness,
+        references: &[(&R, f32)],
+        predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
+        settings: ChainSettings,
+        target: Target,
+    ) -> Result<StageTimes, E> {
+        let started = Instant::now();
+        self.small.size =
+            self.full
+                .shrink(frame, settings.inference_size, &mut self.small.lightness);
+        let prepared = Instant::now();
+        self.working.colour(
+            &mut self.small,
+            references,
+            predict,
+            settings.temporal_smoothing,
+        )?;
+        let inferred = Instant::now();
+        self.full.render(frame, &self.small, target);
         Ok(StageTimes {
-            working_size: (sw, sh),
+            working_size: self.small.size,
             resize: prepared - started,
             colorizer: inferred - prepared,
             render: inferred.elapsed(),

@@ -2,18 +2,23 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{mpsc, Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::subclass::base_transform::{
+    GenerateOutputSuccess, InputBuffer, PrepareOutputBufferSuccess,
+};
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, ReferenceChanged};
-use crate::colorize::chain::{ChainSettings, FrameChain, Lightness, Target};
+use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, Overlap, ReferenceChanged};
+use crate::colorize::chain::{
+    ChainSettings, FrameChain, Lightness, Target, WorkingColour, WorkingSize,
+};
 use crate::colorize::choice::{
     self, Choice, ChoiceError, ChoiceSettings, Ranked, ReferenceCache, ReferenceChooser,
 };
@@ -78,6 +83,7 @@ struct Settings {
     colour_threshold: f64,
     mode: Mode,
     plan_location: Option<String>,
+    overlap: Overlap,
 }
 
 impl Settings {
@@ -129,6 +135,7 @@ impl Default for Settings {
             colour_threshold: DEFAULT_COLOUR_THRESHOLD,
             mode: Mode::Colorize,
             plan_location: None,
+            overlap: Overlap::Auto,
         }
     }
 }
@@ -208,6 +215,80 @@ enum FrameScene {
     Starts(u32),
 }
 
+/// A frame whose colours the worker infers while the frame before it is written out.
+struct InFlight {
+    input: gst::Buffer,
+    frame: u64,
+    lightness: Vec<f32>,
+    layout: OutputLayout,
+    luma_map: [u8; 256],
+    convert: Arc<LabToVideo>,
+    resize: Duration,
+}
+
+/// What the worker colours: a frame at working size, with the scene's colours so far and its
+/// references.
+struct WorkingJob {
+    working: WorkingSize,
+    colour: WorkingColour,
+    references: Arc<[SceneReference]>,
+    temporal_smoothing: f64,
+}
+
+/// What the worker gives back: the scene's colours, the frame's at working size, and the
+/// colorizer's time or why it failed.
+struct WorkingDone {
+    working: WorkingSize,
+    colour: WorkingColour,
+    result: Result<Duration, String>,
+}
+
+/// The thread that infers a frame's colours while the element writes out the frame before it
+/// (`overlap`), and the frames between them. One job at a time: the element waits for a
+/// frame's colours before it sends the next frame.
+struct Overlapping {
+    /// Dropped first on drop, which ends the thread.
+    jobs: Option<mpsc::SyncSender<WorkingJob>>,
+    done: mpsc::Receiver<WorkingDone>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    in_flight: Option<InFlight>,
+    /// A frame written out in the same call as the in-flight frame before it, pushed next.
+    ready: Option<gst::Buffer>,
+}
+
+impl Drop for Overlapping {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What a frame needs, decided as it arrives (`begin_frame`).
+struct FrameStart {
+    pts: Option<gst::ClockTime>,
+    /// Its index since the stream started or was flushed.
+    frame: u64,
+    table: [f32; 256],
+    /// The scene it starts, if it starts one.
+    pending: Option<u32>,
+    /// The followed plan's scene it starts, if it starts one.
+    planned: Option<PlannedScene>,
+    layout: OutputLayout,
+    luma_map: [u8; 256],
+    convert: Arc<LabToVideo>,
+    input_colorimetry: Option<Colorimetry>,
+    /// Its scene has colour of its own and `colour-input=pass-through` keeps it.
+    passed_through: bool,
+    /// How much colour it has, when its format has chroma.
+    spread: Option<f64>,
+    settings: ChainSettings,
+    /// To be coloured: the buffer its lightness goes to and its scene. None: it leaves as it
+    /// came.
+    colouring: Option<(Vec<f32>, FrameScene)>,
+}
+
 /// Per-stream state.
 struct State {
     in_info: Option<gst_video::VideoInfo>,
@@ -256,6 +337,10 @@ struct State {
     planned_scene: Option<usize>,
     /// The scenes chosen so far in `mode=plan`, written out at the end of the stream.
     planned: Vec<PlannedScene>,
+    /// Frames overlap (`overlap`, decided at start): LATENCY counts a frame more.
+    overlapped: bool,
+    /// The overlap's worker and frames; taken out by the streaming thread while it works.
+    overlapping: Option<Overlapping>,
 }
 
 impl State {
@@ -292,6 +377,8 @@ impl Default for State {
             followed: None,
             planned_scene: None,
             planned: Vec::new(),
+            overlapped: false,
+            overlapping: None,
         }
     }
 }
@@ -396,6 +483,26 @@ const SRC_RGB_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Bgrx,
     gst_video::VideoFormat::Rgb,
 ];
+
+/// The luma plane of a frame (the grey plane of GRAY8).
+fn luma_plane<'a>(
+    frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
+) -> Result<Plane<'a>, gst::FlowError> {
+    Ok(Plane {
+        data: frame.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+        stride: frame.plane_stride()[0] as usize,
+        width: frame.width() as usize,
+        height: frame.height() as usize,
+    })
+}
+
+/// A scene's encoded references, each with the weight of its match with the scene.
+fn weighted_references(references: &[SceneReference]) -> Vec<(&EncodedReference, f32)> {
+    references
+        .iter()
+        .map(|r| (&*r.encoded, r.similarity))
+        .collect()
+}
 
 /// The Cb and Cr components of a YUV frame; `None` for grey formats.
 fn chroma_components<'a>(
@@ -1287,6 +1394,524 @@ impl ExemplarColorize {
         }
     }
 
+    /// Starts the overlap's worker when `overlap` asks for it (`auto`: when the models run on
+    /// a GPU).
+    fn start_overlapping(&self) -> Result<(), gst::ErrorMessage> {
+        let setting = lock(&self.settings).overlap;
+        let provider = lock(&self.models)
+            .as_ref()
+            .map_or("cpu", |loaded| loaded.models.provider);
+        let overlapped = match setting {
+            Overlap::On => true,
+            Overlap::Off => false,
+            Overlap::Auto => provider != "cpu",
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "overlap={setting:?} with the models on {provider}: frames {}",
+            if overlapped {
+                "overlap (a frame's colours are inferred while the one before is written)"
+            } else {
+                "one after the other"
+            }
+        );
+        if !overlapped {
+            return Ok(());
+        }
+        let (jobs, job_queue) = mpsc::sync_channel::<WorkingJob>(1);
+        let (finished, done) = mpsc::sync_channel(1);
+        let element = self.obj().downgrade();
+        let thread = std::thread::Builder::new()
+            .name("exemplar-colorizer".into())
+            .spawn(move || {
+                for mut job in job_queue {
+                    let started = Instant::now();
+                    let result = match element.upgrade() {
+                        Some(element) => {
+                            let weighted = weighted_references(&job.references);
+                            match element.imp().with_models(|m| {
+                                job.working.colour(
+                                    &mut job.colour,
+                                    &weighted,
+                                    |small, (w, h), reference, with_confidence| {
+                                        m.colorize(small, w, h, reference, with_confidence)
+                                    },
+                                    job.temporal_smoothing,
+                                )
+                            }) {
+                                Ok(Ok(())) => Ok(started.elapsed()),
+                                Ok(Err(err)) => Err(err.to_string()),
+                                Err(_) => Err("the models are not loaded".to_string()),
+                            }
+                        }
+                        None => Err("the element is gone".to_string()),
+                    };
+                    let done = WorkingDone {
+                        working: job.working,
+                        colour: job.colour,
+                        result,
+                    };
+                    if finished.send(done).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|err| {
+                gst::error_msg!(
+                    gst::CoreError::Failed,
+                    ("Cannot start the colorizer's thread for overlap: {}", err)
+                )
+            })?;
+        let mut state = lock(&self.state);
+        state.overlapped = true;
+        state.overlapping = Some(Overlapping {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+            in_flight: None,
+            ready: None,
+        });
+        Ok(())
+    }
+
+    /// `overlap`: colours the queued frame on the worker and writes out the frame before it
+    /// meanwhile; a frame that is not coloured is written at once, after the one before it.
+    fn generate_overlapped(
+        &self,
+        overlapping: &mut Overlapping,
+    ) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        if let Some(ready) = overlapping.ready.take() {
+            return Ok(GenerateOutputSuccess::Buffer(ready));
+        }
+        let Some(input) = self.take_queued_buffer() else {
+            return Ok(GenerateOutputSuccess::NoOutput);
+        };
+        // The worker's scene colours come back first: starting a scene needs them and the models.
+        let before = self.collect(overlapping)?;
+        let (in_info, out_info) = self.negotiated()?;
+        let inframe = gst_video::VideoFrameRef::from_buffer_ref_readable(input.as_ref(), &in_info)
+            .map_err(|_| gst::FlowError::Error)?;
+        let mut start = self.begin_frame(&inframe)?;
+        let mut output = None;
+        match start.colouring.take() {
+            None => {
+                drop(inframe);
+                output = Some(self.write_output(
+                    &input,
+                    &in_info,
+                    &out_info,
+                    |inframe, outframe| self.leave_as_it_came(&start, inframe, outframe),
+                )?);
+            }
+            Some((mut lightness, scene)) => {
+                let luma = luma_plane(&inframe)?;
+                render::lightness_plane(luma, &start.table, &mut lightness);
+                let frame = Lightness {
+                    data: &lightness,
+                    width: luma.width,
+                    height: luma.height,
+                };
+                let (mut chain, references) = self.scene_of(scene, &start, frame)?;
+                let started = Instant::now();
+                let mut colour = std::mem::take(&mut chain.small);
+                colour.size =
+                    chain
+                        .full
+                        .shrink(frame, start.settings.inference_size, &mut colour.lightness);
+                let resize = started.elapsed();
+                let job = WorkingJob {
+                    working: std::mem::take(&mut chain.working),
+                    colour,
+                    references,
+                    temporal_smoothing: start.settings.temporal_smoothing,
+                };
+                lock(&self.state).chain = chain;
+                let sent = overlapping
+                    .jobs
+                    .as_ref()
+                    .is_some_and(|jobs| jobs.send(job).is_ok());
+                if !sent {
+                    return Err(self.colorizing_failed("the colorizer's thread ended"));
+                }
+                drop(inframe);
+                overlapping.in_flight = Some(InFlight {
+                    input,
+                    frame: start.frame,
+                    lightness,
+                    layout: start.layout,
+                    luma_map: start.luma_map,
+                    convert: start.convert.clone(),
+                    resize,
+                });
+            }
+        }
+        let Some(before) = before else {
+            return Ok(output.map_or(
+                GenerateOutputSuccess::NoOutput,
+                GenerateOutputSuccess::Buffer,
+            ));
+        };
+        let before = self.render_in_flight(before, &in_info, &out_info)?;
+        overlapping.ready = output;
+        Ok(GenerateOutputSuccess::Buffer(before))
+    }
+
+    /// What overlap adds to the latency: the frame it holds, one frame duration (nothing
+    /// without overlap, or with a variable frame rate, which has no frame duration to count).
+    fn overlap_latency(&self) -> gst::ClockTime {
+        let state = lock(&self.state);
+        let fps = state.in_info.as_ref().map(|info| info.fps());
+        match fps {
+            Some(fps) if state.overlapped && fps.numer() > 0 => gst::ClockTime::SECOND
+                .mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
+                .unwrap_or(gst::ClockTime::ZERO),
+            _ => gst::ClockTime::ZERO,
+        }
+    }
+
+    fn negotiated(&self) -> Result<(gst_video::VideoInfo, gst_video::VideoInfo), gst::FlowError> {
+        let state = lock(&self.state);
+        match (&state.in_info, &state.out_info) {
+            (Some(in_info), Some(out_info)) => Ok((in_info.clone(), out_info.clone())),
+            _ => Err(gst::FlowError::NotNegotiated),
+        }
+    }
+
+    /// Waits for the in-flight frame's colours, if a frame is in flight; the scene's colours
+    /// come back to the chain.
+    fn collect(
+        &self,
+        overlapping: &mut Overlapping,
+    ) -> Result<Option<(InFlight, WorkingColour, Duration)>, gst::FlowError> {
+        let Some(frame) = overlapping.in_flight.take() else {
+            return Ok(None);
+        };
+        let done = overlapping
+            .done
+            .recv()
+            .map_err(|_| self.colorizing_failed("the colorizer's thread ended"))?;
+        lock(&self.state).chain.working = done.working;
+        let colorizer = done.result.map_err(|err| self.colorizing_failed(&err))?;
+        Ok(Some((frame, done.colour, colorizer)))
+    }
+
+    /// Writes out a frame whose colours the worker inferred; its planes go back to the chain
+    /// for the frames to come.
+    fn render_in_flight(
+        &self,
+        (frame, colour, colorizer): (InFlight, WorkingColour, Duration),
+        in_info: &gst_video::VideoInfo,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        let mut chain = std::mem::take(&mut lock(&self.state).chain);
+        let started = Instant::now();
+        let written = self.write_output(&frame.input, in_info, out_info, |inframe, outframe| {
+            let luma = luma_plane(inframe)?;
+            let mut planes = output_planes(outframe, frame.layout, luma, &frame.luma_map);
+            chain.full.render(
+                Lightness {
+                    data: &frame.lightness,
+                    width: luma.width,
+                    height: luma.height,
+                },
+                &colour,
+                Target {
+                    layout: frame.layout,
+                    convert: &frame.convert,
+                    planes: &mut planes,
+                },
+            );
+            Ok(())
+        });
+        let render = started.elapsed();
+        let (sw, sh) = colour.size;
+        {
+            let mut state = lock(&self.state);
+            chain.small = colour;
+            state.chain = chain;
+            state.lightness = frame.lightness;
+        }
+        gst::log!(
+            CAT,
+            imp = self,
+            "frame {}: resize {:.1} ms, colorizer {:.1} ms at {sw}x{sh} (overlapped), upsample \
+             and write {:.1} ms",
+            frame.frame,
+            frame.resize.as_secs_f64() * 1e3,
+            colorizer.as_secs_f64() * 1e3,
+            render.as_secs_f64() * 1e3
+        );
+        written
+    }
+
+    /// An output buffer for `input`, its metadata copied, its contents written by `write`.
+    fn write_output(
+        &self,
+        input: &gst::Buffer,
+        in_info: &gst_video::VideoInfo,
+        out_info: &gst_video::VideoInfo,
+        write: impl FnOnce(
+            &gst_video::VideoFrameRef<&gst::BufferRef>,
+            &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+        ) -> Result<(), gst::FlowError>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        let PrepareOutputBufferSuccess::Buffer(mut output) =
+            self.parent_prepare_output_buffer(InputBuffer::Readable(input.as_ref()))?
+        else {
+            // Never in place: the output differs from the input in format.
+            return Err(gst::FlowError::Error);
+        };
+        {
+            let inframe =
+                gst_video::VideoFrameRef::from_buffer_ref_readable(input.as_ref(), in_info)
+                    .map_err(|_| gst::FlowError::Error)?;
+            let outbuf = output.get_mut().ok_or(gst::FlowError::Error)?;
+            let mut outframe = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, out_info)
+                .map_err(|_| gst::FlowError::Error)?;
+            write(&inframe, &mut outframe)?;
+        }
+        Ok(output)
+    }
+
+    /// Pushes the frames the overlap holds, in order, before what comes after them (an event,
+    /// the end of the stream, a drain).
+    fn drain_overlapped(&self) -> Result<(), gst::FlowError> {
+        let Some(mut overlapping) = lock(&self.state).overlapping.take() else {
+            return Ok(());
+        };
+        let held = (|| {
+            let before = match self.collect(&mut overlapping)? {
+                Some(before) => {
+                    let (in_info, out_info) = self.negotiated()?;
+                    Some(self.render_in_flight(before, &in_info, &out_info)?)
+                }
+                None => None,
+            };
+            Ok(before.into_iter().chain(overlapping.ready.take()))
+        })();
+        lock(&self.state).overlapping = Some(overlapping);
+        for buffer in held? {
+            self.obj().src_pad().push(buffer)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the frames the overlap holds (a flush), once the worker is done with its frame.
+    fn discard_overlapped(&self) {
+        let Some(mut overlapping) = lock(&self.state).overlapping.take() else {
+            return;
+        };
+        overlapping.ready = None;
+        if overlapping.in_flight.take().is_some() {
+            if let Ok(done) = overlapping.done.recv() {
+                lock(&self.state).chain.working = done.working;
+            }
+        }
+        lock(&self.state).overlapping = Some(overlapping);
+    }
+
+    /// Decides, as a frame arrives, what it needs: the settings it is coloured with (taken
+    /// once: a property changed meanwhile applies from the next frame), whether it starts a
+    /// scene, and whether it is coloured or leaves as it came.
+    fn begin_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+    ) -> Result<FrameStart, gst::FlowError> {
+        let input_chroma = chroma_components(inframe);
+        let (colour_input, colour_threshold, settings, mode) = {
+            let settings = lock(&self.settings);
+            (
+                settings.colour_input,
+                settings.colour_threshold,
+                ChainSettings {
+                    inference_size: settings.inference_size as usize,
+                    temporal_smoothing: settings.temporal_smoothing,
+                },
+                settings.mode,
+            )
+        };
+        let pts = inframe.buffer().pts();
+        let spread = input_chroma.map(|(cb, cr)| colour_input::chroma_spread(cb, cr));
+        let has_colour = spread.is_some_and(|spread| spread >= colour_threshold);
+        let (start, first_colour) = {
+            let mut state = lock(&self.state);
+            let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
+            let (pending, planned) = match state.followed.clone() {
+                Some(plan) => {
+                    let Some(index) = pts.and_then(|pts| plan.scene_at(pts.nseconds())) else {
+                        drop(state);
+                        return Err(self.frame_outside_plan(pts));
+                    };
+                    let restart = state.pending_scene.take().is_some();
+                    if restart || state.planned_scene != Some(index) {
+                        state.planned_scene = Some(index);
+                        let planned = plan.scenes[index].clone();
+                        (Some(planned.scene), Some(planned))
+                    } else {
+                        (None, None)
+                    }
+                }
+                None => (state.pending_scene.take(), None),
+            };
+            if let (Some(scene), Mode::Plan) = (pending, mode) {
+                let Some(pts) = pts else {
+                    drop(state);
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("mode=plan needs timestamped frames: scene {} starts at a frame without one", scene)
+                    );
+                    return Err(gst::FlowError::Error);
+                };
+                let frame = state.frame();
+                state.planned.push(PlannedScene {
+                    scene,
+                    frame,
+                    pts: pts.nseconds(),
+                    references: None,
+                });
+            }
+            if pending.is_some() {
+                state.scene_in_colour = false;
+            }
+            state.scene_in_colour |= has_colour;
+            let first_colour = (has_colour && !std::mem::replace(&mut state.colour_reported, true))
+                .then(|| (state.frame(), pending.unwrap_or(state.scene)));
+            let passed_through = colour_input == ColourInput::PassThrough
+                && state.scene_in_colour
+                && input_chroma.is_some()
+                && state.input_colorimetry.is_some();
+            // What colouring the frame works with, taken out for the time it takes so that no
+            // lock is held meanwhile; a new scene's chain and references come after its start.
+            let colouring = (!passed_through && mode == Mode::Colorize).then(|| {
+                let lightness = std::mem::take(&mut state.lightness);
+                let scene = match pending {
+                    Some(scene) => FrameScene::Starts(scene),
+                    None => FrameScene::Continues(
+                        std::mem::take(&mut state.chain),
+                        state.current.clone(),
+                    ),
+                };
+                (lightness, scene)
+            });
+            let start = FrameStart {
+                pts,
+                frame: state.frame(),
+                table: state.lightness_table,
+                pending,
+                planned,
+                layout: state.layout,
+                luma_map: state.luma_map,
+                convert,
+                input_colorimetry: state.input_colorimetry,
+                passed_through,
+                spread,
+                settings,
+                colouring,
+            };
+            (start, first_colour)
+        };
+        if let Some((frame, scene)) = first_colour {
+            self.report_colour_input(
+                frame,
+                scene,
+                spread.unwrap_or_default(),
+                colour_input,
+                colour_threshold,
+            );
+        }
+        Ok(start)
+    }
+
+    /// Writes a frame that is not coloured as it came (its own colour, or none), after
+    /// starting the scene it starts.
+    fn leave_as_it_came(
+        &self,
+        start: &FrameStart,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<(), gst::FlowError> {
+        let luma = luma_plane(inframe)?;
+        match start.pending {
+            Some(scene) if start.passed_through => {
+                // A scene that starts in colour needs no reference.
+                let mut state = lock(&self.state);
+                state.scene = scene;
+                state.chain.start_scene();
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "scene {scene} starts in colour (chroma spread {:.1}): passed through",
+                    start.spread.unwrap_or_default()
+                );
+            }
+            Some(scene) => {
+                let mut lightness = Vec::new();
+                render::lightness_plane(luma, &start.table, &mut lightness);
+                let current = self.start_scene(
+                    scene,
+                    start.pts,
+                    &lightness,
+                    (luma.width, luma.height),
+                    None,
+                )?;
+                if let Some(planned) = lock(&self.state).planned.last_mut() {
+                    planned.references = Some(
+                        current
+                            .iter()
+                            .map(|r| PlannedReference {
+                                path: r.path.clone(),
+                                similarity: r.similarity,
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            None => {}
+        }
+        let mut out = output_planes(outframe, start.layout, luma, &start.luma_map);
+        match (chroma_components(inframe), start.input_colorimetry) {
+            (Some((cb, cr)), Some(colorimetry)) => {
+                colour_input::write_input_colour(start.layout, luma, cb, cr, colorimetry, &mut out)
+            }
+            _ => render::write_grey(start.layout, luma, &start.table, &start.convert, &mut out),
+        }
+        Ok(())
+    }
+
+    /// The chain and references a frame to colour works with: its scene's, started here when
+    /// the frame starts it.
+    fn scene_of(
+        &self,
+        scene: FrameScene,
+        start: &FrameStart,
+        frame: Lightness,
+    ) -> Result<(FrameChain, Arc<[SceneReference]>), gst::FlowError> {
+        Ok(match scene {
+            FrameScene::Continues(chain, references) => (chain, references),
+            FrameScene::Starts(scene) => {
+                let references = self.start_scene(
+                    scene,
+                    start.pts,
+                    frame.data,
+                    (frame.width, frame.height),
+                    start.planned.as_ref(),
+                )?;
+                (std::mem::take(&mut lock(&self.state).chain), references)
+            }
+        })
+    }
+
+    fn colorizing_failed(&self, err: &str) -> gst::FlowError {
+        gst::element_imp_error!(
+            self,
+            gst::LibraryError::Failed,
+            ("Colorizing failed: {}", err)
+        );
+        gst::FlowError::Error
+    }
+
     /// At a scene's first frame: picks (or takes from the followed plan) and encodes its
     /// references, announces them.
     fn start_scene(
@@ -1622,6 +2247,17 @@ impl ObjectImpl for ExemplarColorize {
                      any range of whole scenes is coloured as a pass over the whole film \
                      colours it",
                 ),
+                glib::ParamSpecEnum::builder_with_default("overlap", Overlap::Auto)
+                    .nick("Overlap")
+                    .blurb(
+                        "Infer each frame's colours on a thread of the element's own while the \
+                         frame before it is written out: the model's time and the full-size \
+                         work's then overlap instead of adding up, for one frame more of latency \
+                         (added to the LATENCY query). Frames keep their order; an event waits \
+                         for the frame before it. Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -1669,6 +2305,7 @@ impl ObjectImpl for ExemplarColorize {
             }
             "fallback-reference" => settings.fallback_reference = string(),
             "mode" => settings.mode = value.get().unwrap_or(Mode::Colorize),
+            "overlap" => settings.overlap = value.get().unwrap_or(Overlap::Auto),
             "plan-location" => settings.plan_location = string(),
             "colour-input" => {
                 settings.colour_input = value.get().unwrap_or(ColourInput::PassThrough)
@@ -1715,6 +2352,7 @@ impl ObjectImpl for ExemplarColorize {
             "below-min-score" => settings.below_min_score.to_value(),
             "fallback-reference" => settings.fallback_reference.to_value(),
             "mode" => settings.mode.to_value(),
+            "overlap" => settings.overlap.to_value(),
             "plan-location" => settings.plan_location.to_value(),
             "colour-input" => settings.colour_input.to_value(),
             "colour-threshold" => settings.colour_threshold.to_value(),
@@ -1801,6 +2439,7 @@ impl BaseTransformImpl for ExemplarColorize {
         self.interrupt_waits(false);
         // Model properties changed in READY take effect here.
         self.load_models()?;
+        self.start_overlapping()?;
         if self.prepare_plan()? {
             return Ok(());
         }
@@ -1809,6 +2448,9 @@ impl BaseTransformImpl for ExemplarColorize {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         self.stop_indexing();
+        // Its thread is joined outside the lock.
+        let overlapping = lock(&self.state).overlapping.take();
+        drop(overlapping);
         *lock(&self.state) = State::default();
         Ok(())
     }
@@ -1822,6 +2464,15 @@ impl BaseTransformImpl for ExemplarColorize {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         lock(&self.state).received += 1;
         self.parent_submit_input_buffer(is_discont, inbuf)
+    }
+
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        let Some(mut overlapping) = lock(&self.state).overlapping.take() else {
+            return self.parent_generate_output();
+        };
+        let generated = self.generate_overlapped(&mut overlapping);
+        lock(&self.state).overlapping = Some(overlapping);
+        generated
     }
 
     fn transform_caps(
@@ -1877,8 +2528,15 @@ impl BaseTransformImpl for ExemplarColorize {
 
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
         if direction == gst::PadDirection::Sink {
-            if let gst::QueryViewMut::AcceptCaps(q) = query.view_mut() {
-                self.explain_unsupported_input(&q.caps_owned());
+            match query.view_mut() {
+                gst::QueryViewMut::AcceptCaps(q) => self.explain_unsupported_input(&q.caps_owned()),
+                // Upstream wants its buffers back (a new allocation, a decoder's drain).
+                gst::QueryViewMut::Drain(_) => {
+                    if let Err(err) = self.drain_overlapped() {
+                        gst::debug!(CAT, imp = self, "drain: {err:?}");
+                    }
+                }
+                _ => {}
             }
         }
         if direction == gst::PadDirection::Src {
@@ -1888,13 +2546,16 @@ impl BaseTransformImpl for ExemplarColorize {
                     return false;
                 }
                 let (live, min, max) = upstream.result();
-                let ours = gst::ClockTime::from_mseconds(
+                let processing = gst::ClockTime::from_mseconds(
                     lock(&self.settings).processing_latency_ms as u64,
                 );
+                let held = self.overlap_latency();
+                let ours = processing + held;
                 gst::debug!(
                     CAT,
                     imp = self,
-                    "upstream latency {min}, adding {ours} for inference"
+                    "upstream latency {min}, adding {processing} for inference and {held} for \
+                     the frame overlap holds"
                 );
                 q.set(live, min + ours, max.map(|max| max + ours));
                 return true;
@@ -1927,6 +2588,12 @@ impl BaseTransformImpl for ExemplarColorize {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        // An event comes after the frames before it, also those the overlap holds.
+        if event.is_serialized() && event.type_() != gst::EventType::FlushStop {
+            if let Err(err) = self.drain_overlapped() {
+                gst::debug!(CAT, imp = self, "{:?} before {:?}", err, event.type_());
+            }
+        }
         match event.view() {
             gst::EventView::CustomDownstream(_) => {
                 if let Some(change) = SceneChange::from_event(&event) {
@@ -1951,6 +2618,7 @@ impl BaseTransformImpl for ExemplarColorize {
             }
             gst::EventView::FlushStart(_) => self.interrupt_waits(true),
             gst::EventView::FlushStop(_) => {
+                self.discard_overlapped();
                 self.interrupt_waits(false);
                 let mut state = lock(&self.state);
                 state.received = 0;
@@ -2030,199 +2698,32 @@ impl VideoFilterImpl for ExemplarColorize {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (width, height) = (inframe.width() as usize, inframe.height() as usize);
-        let luma = Plane {
-            data: inframe.plane_data(0).map_err(|_| gst::FlowError::Error)?,
-            stride: inframe.plane_stride()[0] as usize,
-            width,
-            height,
-        };
-        let input_chroma = chroma_components(inframe);
-        // The settings a frame reads, taken once: a property changed meanwhile applies from the
-        // next frame.
-        let (colour_input, colour_threshold, inference_size, temporal_smoothing, mode) = {
-            let settings = lock(&self.settings);
-            (
-                settings.colour_input,
-                settings.colour_threshold,
-                settings.inference_size as usize,
-                settings.temporal_smoothing,
-                settings.mode,
-            )
-        };
-        let pts = inframe.buffer().pts();
-        let spread = input_chroma.map(|(cb, cr)| colour_input::chroma_spread(cb, cr));
-        let has_colour = spread.is_some_and(|spread| spread >= colour_threshold);
-        let (
-            table,
-            pending,
-            planned,
-            layout,
-            luma_map,
-            convert,
-            input_colorimetry,
-            passed_through,
-            first_colour,
-            colouring,
-        ) = {
-            let mut state = lock(&self.state);
-            let convert = state.convert.clone().ok_or(gst::FlowError::NotNegotiated)?;
-            let (pending, planned) = match state.followed.clone() {
-                Some(plan) => {
-                    let Some(index) = pts.and_then(|pts| plan.scene_at(pts.nseconds())) else {
-                        drop(state);
-                        return Err(self.frame_outside_plan(pts));
-                    };
-                    let restart = state.pending_scene.take().is_some();
-                    if restart || state.planned_scene != Some(index) {
-                        state.planned_scene = Some(index);
-                        let planned = plan.scenes[index].clone();
-                        (Some(planned.scene), Some(planned))
-                    } else {
-                        (None, None)
-                    }
-                }
-                None => (state.pending_scene.take(), None),
-            };
-            if let (Some(scene), Mode::Plan) = (pending, mode) {
-                let Some(pts) = pts else {
-                    drop(state);
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("mode=plan needs timestamped frames: scene {} starts at a frame without one", scene)
-                    );
-                    return Err(gst::FlowError::Error);
-                };
-                let frame = state.frame();
-                state.planned.push(PlannedScene {
-                    scene,
-                    frame,
-                    pts: pts.nseconds(),
-                    references: None,
-                });
-            }
-            if pending.is_some() {
-                state.scene_in_colour = false;
-            }
-            state.scene_in_colour |= has_colour;
-            let first_colour = (has_colour && !std::mem::replace(&mut state.colour_reported, true))
-                .then(|| (state.frame(), pending.unwrap_or(state.scene)));
-            let passed_through = colour_input == ColourInput::PassThrough
-                && state.scene_in_colour
-                && input_chroma.is_some()
-                && state.input_colorimetry.is_some();
-            // What colouring the frame works with, taken out for the time it takes so that no
-            // lock is held meanwhile; a new scene's chain and references come after its start.
-            let colouring = (!passed_through && mode == Mode::Colorize).then(|| {
-                let lightness = std::mem::take(&mut state.lightness);
-                let scene = match pending {
-                    Some(scene) => FrameScene::Starts(scene),
-                    None => FrameScene::Continues(
-                        std::mem::take(&mut state.chain),
-                        state.current.clone(),
-                    ),
-                };
-                (lightness, scene)
-            });
-            (
-                state.lightness_table,
-                pending,
-                planned,
-                state.layout,
-                state.luma_map,
-                convert,
-                state.input_colorimetry,
-                passed_through,
-                first_colour,
-                colouring,
-            )
-        };
-        if let Some((frame, scene)) = first_colour {
-            self.report_colour_input(
-                frame,
-                scene,
-                spread.unwrap_or_default(),
-                colour_input,
-                colour_threshold,
-            );
-        }
-        let Some((mut lightness, scene)) = colouring else {
-            match pending {
-                Some(scene) if passed_through => {
-                    // A scene that starts in colour needs no reference.
-                    let mut state = lock(&self.state);
-                    state.scene = scene;
-                    state.chain.start_scene();
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "scene {scene} starts in colour (chroma spread {:.1}): passed through",
-                        spread.unwrap_or_default()
-                    );
-                }
-                Some(scene) => {
-                    let mut lightness = Vec::new();
-                    render::lightness_plane(luma, &table, &mut lightness);
-                    let current =
-                        self.start_scene(scene, pts, &lightness, (width, height), None)?;
-                    if let Some(planned) = lock(&self.state).planned.last_mut() {
-                        planned.references = Some(
-                            current
-                                .iter()
-                                .map(|r| PlannedReference {
-                                    path: r.path.clone(),
-                                    similarity: r.similarity,
-                                })
-                                .collect(),
-                        );
-                    }
-                }
-                None => {}
-            }
-            // The frame leaves as it came: its own colour, or none.
-            let mut out = output_planes(outframe, layout, luma, &luma_map);
-            match (input_chroma, input_colorimetry) {
-                (Some((cb, cr)), Some(colorimetry)) => {
-                    colour_input::write_input_colour(layout, luma, cb, cr, colorimetry, &mut out)
-                }
-                _ => render::write_grey(layout, luma, &table, &convert, &mut out),
-            }
+        let mut start = self.begin_frame(inframe)?;
+        let Some((mut lightness, scene)) = start.colouring.take() else {
+            self.leave_as_it_came(&start, inframe, outframe)?;
             return Ok(gst::FlowSuccess::Ok);
         };
-        render::lightness_plane(luma, &table, &mut lightness);
-        let (mut chain, references) = match scene {
-            FrameScene::Continues(chain, references) => (chain, references),
-            FrameScene::Starts(scene) => {
-                let references =
-                    self.start_scene(scene, pts, &lightness, (width, height), planned.as_ref())?;
-                (std::mem::take(&mut lock(&self.state).chain), references)
-            }
+        let luma = luma_plane(inframe)?;
+        render::lightness_plane(luma, &start.table, &mut lightness);
+        let frame = Lightness {
+            data: &lightness,
+            width: luma.width,
+            height: luma.height,
         };
-
-        let weighted: Vec<(&EncodedReference, f32)> = references
-            .iter()
-            .map(|r| (&*r.encoded, r.similarity))
-            .collect();
-        let mut planes = output_planes(outframe, layout, luma, &luma_map);
+        let (mut chain, references) = self.scene_of(scene, &start, frame)?;
+        let weighted = weighted_references(&references);
+        let mut planes = output_planes(outframe, start.layout, luma, &start.luma_map);
         let coloured = self.with_models(|m| {
             chain.colorize(
-                Lightness {
-                    data: &lightness,
-                    width,
-                    height,
-                },
+                frame,
                 &weighted,
                 |small, (w, h), reference, with_confidence| {
                     m.colorize(small, w, h, reference, with_confidence)
                 },
-                ChainSettings {
-                    inference_size,
-                    temporal_smoothing,
-                },
+                start.settings,
                 Target {
-                    layout,
-                    convert: &convert,
+                    layout: start.layout,
+                    convert: &start.convert,
                     planes: &mut planes,
                 },
             )
@@ -2232,14 +2733,7 @@ impl VideoFilterImpl for ExemplarColorize {
             state.chain = chain;
             state.lightness = lightness;
         }
-        let times = coloured?.map_err(|err| {
-            gst::element_imp_error!(
-                self,
-                gst::LibraryError::Failed,
-                ("Colorizing failed: {}", err)
-            );
-            gst::FlowError::Error
-        })?;
+        let times = coloured?.map_err(|err| self.colorizing_failed(&err.to_string()))?;
         let (sw, sh) = times.working_size;
         gst::log!(
             CAT,

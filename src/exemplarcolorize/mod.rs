@@ -31,6 +31,26 @@ pub enum ExecutionProvider {
     TensorRt = 3,
 }
 
+/// Whether the colorizer infers the next frame while the current one is written out.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstExemplarOverlap")]
+pub enum Overlap {
+    #[enum_value(
+        name = "Auto: overlap when the models run on a GPU, where the CPU would otherwise wait \
+                for them; not on a CPU, whose cores the model already keeps busy",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(name = "Never: one frame after the other", nick = "off")]
+    Off = 1,
+    #[enum_value(
+        name = "Always: one frame more of latency, frames still in order",
+        nick = "on"
+    )]
+    On = 2,
+}
+
 /// What a scene gets when even its best reference scores below `min-score`.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -206,6 +226,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     BelowMinScore::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     ColourInput::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Overlap::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "exemplarcolorize",
