@@ -16,6 +16,39 @@ use gstexemplar::scene_change::SceneChange;
 mod common;
 use common::*;
 
+/// Every test runs twice: with frames one after the other, and overlapped (`overlap=on`, the
+/// default where the models run on a GPU), whose held frame meets every flush, seek, caps
+/// change, state change and end of stream.
+macro_rules! one_after_the_other_and_overlapped {
+    ($($test:ident),* $(,)?) => {
+        mod one_after_the_other {
+            $(#[test]
+            fn $test() {
+                super::$test("off")
+            })*
+        }
+        mod overlapped {
+            $(#[test]
+            fn $test() {
+                super::$test("on")
+            })*
+        }
+    };
+}
+
+one_after_the_other_and_overlapped!(
+    a_hundred_state_cycles_in_one_process,
+    properties_change_while_playing_from_another_thread,
+    a_flushing_seek_mid_scene_restarts_detection_and_selection,
+    renegotiation_to_another_size_and_format_mid_stream,
+    eos_on_an_empty_stream_passes_both_elements,
+    two_instances_of_each_element_share_one_runtime,
+    tiny_odd_and_8k_frames,
+    deep_formats_variable_framerate_and_untimed_buffers,
+    truncated_and_corrupted_files_end_with_eos_or_an_error,
+    a_flush_with_a_slow_consumer_does_not_deadlock,
+);
+
 fn reference() -> String {
     media().0.join("refs/coffee.jpg").display().to_string()
 }
@@ -53,11 +86,10 @@ fn assert_in_order(pts: &[Option<gst::ClockTime>]) {
     }
 }
 
-#[test]
-fn a_hundred_state_cycles_in_one_process() {
+fn a_hundred_state_cycles_in_one_process(overlap: &str) {
     let pipeline = launch(&format!(
         "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=64,height=48 ! scenecut ! \
-         exemplarcolorize reference={} ! fakesink name=out",
+         exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
         reference()
     ));
     let pts = record_pts(&pipeline);
@@ -68,11 +100,10 @@ fn a_hundred_state_cycles_in_one_process() {
     }
 }
 
-#[test]
-fn properties_change_while_playing_from_another_thread() {
+fn properties_change_while_playing_from_another_thread(overlap: &str) {
     let pipeline = launch(&format!(
         "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,format=I420,width=96,height=64 ! \
-         scenecut name=cut ! exemplarcolorize name=colorize reference={} ! fakesink name=out",
+         scenecut name=cut ! exemplarcolorize name=colorize overlap={overlap} reference={} ! fakesink name=out",
         reference()
     ));
     let pts = record_pts(&pipeline);
@@ -106,14 +137,13 @@ fn properties_change_while_playing_from_another_thread() {
     assert_in_order(&pts);
 }
 
-#[test]
-fn a_flushing_seek_mid_scene_restarts_detection_and_selection() {
+fn a_flushing_seek_mid_scene_restarts_detection_and_selection(overlap: &str) {
     let (media, _) = media();
     let pipeline = launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize refs={} ! \
+        "filesrc location={} ! decodebin ! videoconvert ! scenecut ! exemplarcolorize overlap={overlap} refs={} ! \
          fakesink name=out",
         media.join("scenes_grey.mp4").display(),
-        copy_refs("seek").display()
+        copy_refs(&format!("seek-{overlap}")).display()
     ));
     let pts = record_pts(&pipeline);
     // Into the middle of scene 3 (frames 102..146, 25 fps).
@@ -151,11 +181,10 @@ fn a_flushing_seek_mid_scene_restarts_detection_and_selection() {
     assert!(pts.last().unwrap().unwrap() >= gst::ClockTime::from_mseconds(9400));
 }
 
-#[test]
-fn renegotiation_to_another_size_and_format_mid_stream() {
+fn renegotiation_to_another_size_and_format_mid_stream(overlap: &str) {
     init();
     let pipeline = launch(&format!(
-        "appsrc name=src format=time ! scenecut ! exemplarcolorize reference={} ! fakesink name=out",
+        "appsrc name=src format=time ! scenecut ! exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
         reference()
     ));
     let pts = record_pts(&pipeline);
@@ -203,11 +232,10 @@ fn renegotiation_to_another_size_and_format_mid_stream() {
     assert_in_order(&pts);
 }
 
-#[test]
-fn eos_on_an_empty_stream_passes_both_elements() {
+fn eos_on_an_empty_stream_passes_both_elements(overlap: &str) {
     let pipeline = launch(&format!(
         "appsrc name=src caps=video/x-raw,format=I420,width=64,height=48,framerate=25/1 format=time ! \
-         scenecut ! exemplarcolorize reference={} ! fakesink name=out",
+         scenecut ! exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
         reference()
     ));
     let src = app_source(&pipeline);
@@ -216,12 +244,11 @@ fn eos_on_an_empty_stream_passes_both_elements() {
     assert!(has_eos(&messages), "{:?}", errors(&messages));
 }
 
-#[test]
-fn two_instances_of_each_element_share_one_runtime() {
+fn two_instances_of_each_element_share_one_runtime(overlap: &str) {
     let pipeline = launch(&format!(
         "videotestsrc num-buffers=40 pattern=ball ! video/x-raw,format=I420,width=96,height=64 ! tee name=t \
-         t. ! queue ! scenecut ! exemplarcolorize reference={r} ! fakesink name=out \
-         t. ! queue ! scenecut ! exemplarcolorize reference={r} inference-size=128 ! fakesink name=other",
+         t. ! queue ! scenecut ! exemplarcolorize overlap={overlap} reference={r} ! fakesink name=out \
+         t. ! queue ! scenecut ! exemplarcolorize overlap={overlap} reference={r} inference-size=128 ! fakesink name=other",
         r = reference()
     ));
     let pts = record_pts(&pipeline);
@@ -231,8 +258,7 @@ fn two_instances_of_each_element_share_one_runtime() {
     assert_eq!(element_messages(&messages, ReferenceChanged::NAME).len(), 2);
 }
 
-#[test]
-fn tiny_odd_and_8k_frames() {
+fn tiny_odd_and_8k_frames(overlap: &str) {
     for (w, h, frames) in [
         (1, 1, 5),
         (2, 2, 5),
@@ -242,7 +268,7 @@ fn tiny_odd_and_8k_frames() {
     ] {
         let pipeline = launch(&format!(
             "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={w},height={h} ! \
-             scenecut ! exemplarcolorize reference={} ! fakesink name=out",
+             scenecut ! exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
             reference()
         ));
         let pts = record_pts(&pipeline);
@@ -252,12 +278,11 @@ fn tiny_odd_and_8k_frames() {
     }
 }
 
-#[test]
-fn deep_formats_variable_framerate_and_untimed_buffers() {
+fn deep_formats_variable_framerate_and_untimed_buffers(overlap: &str) {
     for format in ["GRAY16_LE", "I420_10LE"] {
         let pipeline = launch(&format!(
             "videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format={format},width=80,height=60 ! \
-             scenecut ! videoconvert ! exemplarcolorize reference={} ! fakesink name=out",
+             scenecut ! videoconvert ! exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
             reference()
         ));
         let pts = record_pts(&pipeline);
@@ -269,7 +294,7 @@ fn deep_formats_variable_framerate_and_untimed_buffers() {
     init();
     let pipeline = launch(&format!(
         "appsrc name=src caps=video/x-raw,format=GRAY8,width=32,height=24,framerate=0/1 format=time ! \
-         scenecut ! exemplarcolorize reference={} ! fakesink name=out",
+         scenecut ! exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
         reference()
     ));
     let pts = record_pts(&pipeline);
@@ -305,13 +330,13 @@ fn deep_formats_variable_framerate_and_untimed_buffers() {
 /// index) can lose its error, and then nothing ends the preroll. That hung this test once in a
 /// few CI runs under load, before either of this project's elements had seen a buffer; outside
 /// `decodebin` qtdemux's errors always reach the bus.
-fn run_damaged(bytes: &[u8], name: &str) -> Vec<gst::Message> {
-    let dir = temp_dir(name);
+fn run_damaged(bytes: &[u8], name: &str, overlap: &str) -> Vec<gst::Message> {
+    let dir = temp_dir(&format!("{name}-{overlap}"));
     let path = dir.join("damaged.mp4");
     std::fs::write(&path, bytes).unwrap();
     let pipeline = launch(&format!(
         "filesrc location={} ! qtdemux ! decodebin ! videoconvert ! scenecut ! \
-         exemplarcolorize reference={} ! fakesink name=out",
+         exemplarcolorize overlap={overlap} reference={} ! fakesink name=out",
         path.display(),
         reference()
     ));
@@ -323,11 +348,10 @@ fn run_damaged(bytes: &[u8], name: &str) -> Vec<gst::Message> {
     messages
 }
 
-#[test]
-fn truncated_and_corrupted_files_end_with_eos_or_an_error() {
+fn truncated_and_corrupted_files_end_with_eos_or_an_error(overlap: &str) {
     let (media, _) = media();
     let clip = std::fs::read(media.join("scenes.mp4")).unwrap();
-    let truncated = run_damaged(&clip[..clip.len() / 2], "truncated");
+    let truncated = run_damaged(&clip[..clip.len() / 2], "truncated", overlap);
     // mp4mux writes the index at the end: half a file has no index, so qtdemux reports it.
     println!("truncated: {:?}", errors(&truncated));
     let mut corrupted = clip.clone();
@@ -337,7 +361,7 @@ fn truncated_and_corrupted_files_end_with_eos_or_an_error() {
         let at = 4096 + (state as usize >> 3) % (clip.len() - 8192);
         corrupted[at] ^= 0x5a;
     }
-    let messages = run_damaged(&corrupted, "corrupted");
+    let messages = run_damaged(&corrupted, "corrupted", overlap);
     println!(
         "corrupted: eos {} errors {:?}",
         has_eos(&messages),
@@ -346,19 +370,18 @@ fn truncated_and_corrupted_files_end_with_eos_or_an_error() {
     let garbage: Vec<u8> = (0..200_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let messages = run_damaged(&garbage, "garbage");
+    let messages = run_damaged(&garbage, "garbage", overlap);
     assert!(
         !errors(&messages).is_empty(),
         "random bytes are not a video"
     );
 }
 
-#[test]
-fn a_flush_with_a_slow_consumer_does_not_deadlock() {
+fn a_flush_with_a_slow_consumer_does_not_deadlock(overlap: &str) {
     let (media, _) = media();
     let pipeline = launch(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! scenecut ! queue max-size-buffers=3 ! \
-         exemplarcolorize reference={} ! queue max-size-buffers=2 ! identity sleep-time=30000 ! \
+         exemplarcolorize overlap={overlap} reference={} ! queue max-size-buffers=2 ! identity sleep-time=30000 ! \
          fakesink name=out",
         media.join("scenes_grey.mp4").display(),
         reference()
