@@ -388,9 +388,9 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> ChainFigure
                     height,
                 },
                 &[(&reference, 1.0)],
-                |small, (w, h), reference, with_confidence| {
+                |small, size, reference, with_confidence, out| {
                     let before = allocated();
-                    let prediction = models.colorize(small, w, h, reference, with_confidence);
+                    let prediction = models.colorize(small, size, reference, with_confidence, out);
                     let after = allocated();
                     if frame > 0 {
                         in_model.0 += after.0 - before.0;

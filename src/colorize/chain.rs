@@ -116,6 +116,9 @@ pub struct WorkingColour {
 #[derive(Default)]
 pub struct WorkingSize {
     previous: temporal::Previous,
+    /// One per reference, and the references' weights, kept from frame to frame.
+    predictions: Vec<Prediction>,
+    weights: Vec<f32>,
 }
 
 impl WorkingSize {
@@ -126,27 +129,38 @@ impl WorkingSize {
 
     /// Colours `working` (its lightness set) from the scene's references, each with the weight
     /// of its match with the scene (no references: neutral chroma). `predict(lightness,
-    /// (width, height), reference, with_confidence)` runs the colorizer; the confidence is
-    /// asked for when there are several references to fuse.
+    /// (width, height), reference, with_confidence, prediction)` runs the colorizer into
+    /// `prediction`; the confidence is asked for when there are several references to fuse.
     pub fn colour<R, E>(
         &mut self,
         working: &mut WorkingColour,
         references: &[(&R, f32)],
-        mut predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
+        mut predict: impl FnMut(&[f32], (usize, usize), &R, bool, &mut Prediction) -> Result<(), E>,
         temporal_smoothing: f64,
     ) -> Result<(), E> {
         let (sw, sh) = working.size;
         let fused = references.len() > 1;
-        let predictions = references
-            .iter()
-            .map(|&(reference, _)| predict(&working.lightness, (sw, sh), reference, fused))
-            .collect::<Result<Vec<_>, _>>()?;
-        let weights: Vec<f32> = references.iter().map(|&(_, weight)| weight).collect();
-        (working.a, working.b) = if predictions.is_empty() {
-            (vec![0.0; sw * sh], vec![0.0; sw * sh])
+        self.predictions
+            .resize_with(references.len(), Prediction::default);
+        for (&(reference, _), prediction) in references.iter().zip(&mut self.predictions) {
+            predict(&working.lightness, (sw, sh), reference, fused, prediction)?;
+        }
+        self.weights.clear();
+        self.weights
+            .extend(references.iter().map(|&(_, weight)| weight));
+        if references.is_empty() {
+            for plane in [&mut working.a, &mut working.b] {
+                plane.clear();
+                plane.resize(sw * sh, 0.0);
+            }
         } else {
-            fusion::fuse(predictions, &weights)
-        };
+            fusion::fuse_into(
+                &mut self.predictions,
+                &self.weights,
+                &mut working.a,
+                &mut working.b,
+            );
+        }
         self.previous.stabilise(
             temporal_smoothing,
             &working.lightness,
@@ -179,7 +193,7 @@ impl FrameChain {
         &mut self,
         frame: Lightness,
         references: &[(&R, f32)],
-        predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, E>,
+        predict: impl FnMut(&[f32], (usize, usize), &R, bool, &mut Prediction) -> Result<(), E>,
         settings: ChainSettings,
         target: Target,
     ) -> Result<StageTimes, E> {
@@ -221,7 +235,7 @@ mod tests {
     fn colour_flat_frame<R>(
         chain: &mut FrameChain,
         references: &[(&R, f32)],
-        predict: impl FnMut(&[f32], (usize, usize), &R, bool) -> Result<Prediction, ()>,
+        predict: impl FnMut(&[f32], (usize, usize), &R, bool, &mut Prediction) -> Result<(), ()>,
         smoothing: f64,
     ) -> ((usize, usize), Vec<u8>, Vec<u8>) {
         let (width, height) = (64, 48);
@@ -276,15 +290,16 @@ mod tests {
         colour_flat_frame(
             chain,
             &references,
-            |small: &[f32], (w, h), _: &(), with_confidence| {
+            |small: &[f32], (w, h), _: &(), with_confidence, out: &mut Prediction| {
                 assert_eq!(small.len(), w * h);
                 assert!(!with_confidence, "one reference has nothing to fuse");
                 let (a, b) = ab.unwrap();
-                Ok(Prediction {
+                *out = Prediction {
                     a: vec![a; w * h],
                     b: vec![b; w * h],
                     confidence: Vec::new(),
-                })
+                };
+                Ok(())
             },
             smoothing,
         )
@@ -318,13 +333,18 @@ mod tests {
         let (_, _, cr) = colour_flat_frame(
             &mut FrameChain::default(),
             &references,
-            |_: &[f32], (w, h), &(a, confidence): &(f32, f32), with_confidence| {
+            |_: &[f32],
+             (w, h),
+             &(a, confidence): &(f32, f32),
+             with_confidence,
+             out: &mut Prediction| {
                 asked.push(with_confidence);
-                Ok(Prediction {
+                *out = Prediction {
                     a: vec![a; w * h],
                     b: vec![0.0; w * h],
                     confidence: vec![confidence; w * h],
-                })
+                };
+                Ok(())
             },
             0.0,
         );

@@ -16,15 +16,23 @@ pub const TEMPERATURE: f32 = 0.03;
 
 /// The a*, b* planes fused from `predictions` (all of one size) made with references whose
 /// whole-frame similarities are `similarities`, each with its confidence when there are
-/// several. One prediction is returned as it is.
-pub fn fuse(mut predictions: Vec<Prediction>, similarities: &[f32]) -> (Vec<f32>, Vec<f32>) {
+/// several, into `a`, `b`. One prediction's planes are swapped with them as they are: every
+/// plane is kept from frame to frame.
+pub fn fuse_into(
+    predictions: &mut [Prediction],
+    similarities: &[f32],
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32>,
+) {
     debug_assert_eq!(predictions.len(), similarities.len());
-    if predictions.len() <= 1 {
-        return predictions.pop().map(|p| (p.a, p.b)).unwrap_or_default();
+    if let [only] = predictions {
+        std::mem::swap(a, &mut only.a);
+        std::mem::swap(b, &mut only.b);
+        return;
     }
-    let pixels = predictions[0].a.len();
-    let mut a = vec![0.0; pixels];
-    let mut b = vec![0.0; pixels];
+    let pixels = predictions.first().map_or(0, |p| p.a.len());
+    a.resize(pixels, 0.0);
+    b.resize(pixels, 0.0);
     let mut scores = vec![0.0f32; predictions.len()];
     for p in 0..pixels {
         for (score, (prediction, &similarity)) in
@@ -35,7 +43,7 @@ pub fn fuse(mut predictions: Vec<Prediction>, similarities: &[f32]) -> (Vec<f32>
         let best = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut total = 0.0;
         let (mut sum_a, mut sum_b) = (0.0, 0.0);
-        for (score, prediction) in scores.iter().zip(&predictions) {
+        for (score, prediction) in scores.iter().zip(predictions.iter()) {
             let weight = ((score - best) / TEMPERATURE).exp();
             total += weight;
             sum_a += weight * prediction.a[p];
@@ -44,12 +52,17 @@ pub fn fuse(mut predictions: Vec<Prediction>, similarities: &[f32]) -> (Vec<f32>
         a[p] = sum_a / total;
         b[p] = sum_b / total;
     }
-    (a, b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fuse(mut predictions: Vec<Prediction>, similarities: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let (mut a, mut b) = (vec![7.0; 3], Vec::new());
+        fuse_into(&mut predictions, similarities, &mut a, &mut b);
+        (a, b)
+    }
 
     fn prediction(a: f32, b: f32, confidence: &[f32]) -> Prediction {
         Prediction {

@@ -509,7 +509,7 @@ pub struct Models {
 }
 
 /// The colorizer's output for one frame and one reference, at working resolution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Prediction {
     pub a: Vec<f32>,
     pub b: Vec<f32>,
@@ -552,11 +552,20 @@ fn output(
     outputs: &ort::session::SessionOutputs<'_>,
     name: &str,
 ) -> Result<(Vec<i64>, Vec<f32>), InferenceError> {
+    let (shape, data) = output_view(outputs, name)?;
+    Ok((shape.to_vec(), data.to_vec()))
+}
+
+/// A float output's shape and values, where the run left them.
+fn output_view<'a>(
+    outputs: &'a ort::session::SessionOutputs<'_>,
+    name: &str,
+) -> Result<(&'a [i64], &'a [f32]), InferenceError> {
     let value = outputs
         .get(name)
         .ok_or_else(|| InferenceError(format!("the model produced no `{name}`")))?;
     let (shape, data) = value.try_extract_tensor::<f32>()?;
-    Ok((shape.to_vec(), data.to_vec()))
+    Ok((shape, data))
 }
 
 impl Models {
@@ -757,19 +766,20 @@ impl Models {
 
     /// Predicts a*, b* planes (`height × width` each) for a frame's L* at the same size and,
     /// `with_confidence`, the confidence plane (which only fusing several references needs; it
-    /// costs the default colorizer a second product).
+    /// costs the default colorizer a second product), into `out`, whose planes are kept from
+    /// frame to frame.
     pub fn colorize(
         &mut self,
         lightness: &[f32],
-        width: usize,
-        height: usize,
+        (width, height): (usize, usize),
         reference: &EncodedReference,
         with_confidence: bool,
-    ) -> Result<Prediction, InferenceError> {
+        out: &mut Prediction,
+    ) -> Result<(), InferenceError> {
         let target = TensorRef::from_array_view(([1usize, 1, height, width], lightness))?;
         let features =
-            TensorRef::from_array_view((reference.features.0.clone(), &reference.features.1[..]))?;
-        let ab = TensorRef::from_array_view((reference.ab.0.clone(), &reference.ab.1[..]))?;
+            TensorRef::from_array_view((&reference.features.0[..], &reference.features.1[..]))?;
+        let ab = TensorRef::from_array_view((&reference.ab.0[..], &reference.ab.1[..]))?;
         let switch = [with_confidence];
         let mut inputs = ort::inputs![
             "target_l" => target,
@@ -783,29 +793,28 @@ impl Models {
             ));
         }
         let outputs = subnormals_flushed(|| self.colorizer.run(inputs))?;
-        let (shape, mut values) = output(&outputs, "ab")?;
+        let (shape, values) = output_view(&outputs, "ab")?;
         if shape != [1, 2, height as i64, width as i64] {
             return Err(InferenceError(format!(
                 "the colorizer returned `ab` of shape {shape:?}, expected [1, 2, {height}, {width}]"
             )));
         }
-        let b = values.split_off(width * height);
-        let confidence = if with_confidence {
-            let (shape, confidence) = output(&outputs, "confidence")?;
+        let (a, b) = values.split_at(width * height);
+        out.a.clear();
+        out.a.extend_from_slice(a);
+        out.b.clear();
+        out.b.extend_from_slice(b);
+        out.confidence.clear();
+        if with_confidence {
+            let (shape, confidence) = output_view(&outputs, "confidence")?;
             if shape != [1, 1, height as i64, width as i64] {
                 return Err(InferenceError(format!(
                     "the colorizer returned `confidence` of shape {shape:?}, expected [1, 1, {height}, {width}]"
                 )));
             }
-            confidence
-        } else {
-            Vec::new()
-        };
-        Ok(Prediction {
-            a: values,
-            b,
-            confidence,
-        })
+            out.confidence.extend_from_slice(confidence);
+        }
+        Ok(())
     }
 }
 
@@ -915,8 +924,13 @@ mod tests {
         }
         let reference = models.encode_reference(&lab, w, h).unwrap();
         let frame: Vec<f32> = (0..w * h).map(|i| ramp(w - 1 - i % w, i / w)).collect();
-        let skipped = models.colorize(&frame, w, h, &reference, false).unwrap();
-        let asked = models.colorize(&frame, w, h, &reference, true).unwrap();
+        let (mut skipped, mut asked) = (Prediction::default(), Prediction::default());
+        models
+            .colorize(&frame, (w, h), &reference, false, &mut skipped)
+            .unwrap();
+        models
+            .colorize(&frame, (w, h), &reference, true, &mut asked)
+            .unwrap();
         assert!(skipped.confidence.is_empty());
         assert_eq!(asked.confidence.len(), w * h);
         assert!(asked.confidence.iter().all(|c| (-1.0..=1.0001).contains(c)));

@@ -1434,8 +1434,8 @@ impl ExemplarColorize {
                                 job.working.colour(
                                     &mut job.colour,
                                     &weighted,
-                                    |small, (w, h), reference, with_confidence| {
-                                        m.colorize(small, w, h, reference, with_confidence)
+                                    |small, size, reference, with_confidence, out| {
+                                        m.colorize(small, size, reference, with_confidence, out)
                                     },
                                     job.temporal_smoothing,
                                 )
@@ -2717,8 +2717,8 @@ impl VideoFilterImpl for ExemplarColorize {
             chain.colorize(
                 frame,
                 &weighted,
-                |small, (w, h), reference, with_confidence| {
-                    m.colorize(small, w, h, reference, with_confidence)
+                |small, size, reference, with_confidence, out| {
+                    m.colorize(small, size, reference, with_confidence, out)
                 },
                 start.settings,
                 Target {
