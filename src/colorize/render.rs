@@ -115,6 +115,8 @@ struct RowScratch {
     b_rows: ResampledRows,
     a_upsample: UpsampleScratch,
     b_upsample: UpsampleScratch,
+    /// The row's colours, before they are stored in the output's layout.
+    row: Vec<[u8; 3]>,
 }
 
 /// Writes frames' colour, keeping from frame to frame what depends only on their sizes (the
@@ -126,6 +128,8 @@ pub struct Renderer {
     upsampler: GuidedUpsampler,
     a_fit: Coefficients,
     b_fit: Coefficients,
+    /// One per band of rows.
+    bands: Vec<RowScratch>,
 }
 
 impl Renderer {
@@ -178,7 +182,7 @@ impl Renderer {
             // The chroma grid is no finer than the prediction (4:2:0 output of a small frame):
             // area averaging loses nothing that a guide could restore.
             let down = Resampler::fitted(&mut self.down, small, chroma);
-            write_rows(layout, chroma, out, |scratch, y, row| {
+            write_rows(layout, chroma, out, &mut self.bands, |scratch, y, row| {
                 lightness_row(scratch, y);
                 scratch.a.resize(chroma.0, 0.0);
                 scratch.b.resize(chroma.0, 0.0);
@@ -206,7 +210,7 @@ impl Renderer {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         });
         let (a_model, b_model) = (&self.a_fit, &self.b_fit);
-        write_rows(layout, chroma, out, |scratch, y, row| {
+        write_rows(layout, chroma, out, &mut self.bands, |scratch, y, row| {
             lightness_row(scratch, y);
             scratch.guide.clear();
             scratch
@@ -264,7 +268,7 @@ pub fn write_rgb(
     rgb: impl Fn(usize, usize) -> [u8; 3] + Sync,
 ) {
     if let OutputLayout::Rgb { .. } = layout {
-        write_rows(layout, (w, h), out, |_, y, row| {
+        write_rows(layout, (w, h), out, &mut Vec::new(), |_, y, row| {
             for (x, pixel) in row.iter_mut().enumerate() {
                 *pixel = rgb(x, y);
             }
@@ -281,7 +285,7 @@ pub fn write_cbcr(
     cbcr: impl Fn(usize, usize) -> [u8; 2] + Sync,
 ) {
     if !matches!(layout, OutputLayout::Rgb { .. }) {
-        write_rows(layout, (w, h), out, |_, y, row| {
+        write_rows(layout, (w, h), out, &mut Vec::new(), |_, y, row| {
             for (x, pixel) in row.iter_mut().enumerate() {
                 let [cb, cr] = cbcr(x, y);
                 *pixel = [cb, cr, 0];
@@ -300,12 +304,13 @@ struct RowBand<'a> {
 
 /// Writes the colour planes of a `w × h` grid (the chroma grid for YUV, the image for RGB) in
 /// bands of rows, one per core for large planes: `fill(scratch, y, row)` gives row `y`'s
-/// colours (Cb, Cr and an unused third value for YUV; R', G', B' for RGB), and a band keeps its
-/// `scratch` from row to row.
+/// colours (Cb, Cr and an unused third value for YUV; R', G', B' for RGB). Each band works in
+/// its own `scratch`, kept from row to row and, by the caller, from frame to frame.
 fn write_rows(
     layout: OutputLayout,
     (w, h): (usize, usize),
     out: &mut OutputPlanes,
+    scratch: &mut Vec<RowScratch>,
     fill: impl Fn(&mut RowScratch, usize, &mut [[u8; 3]]) + Sync,
 ) {
     let colour_planes = match layout {
@@ -338,22 +343,25 @@ fn write_rows(
         });
         first += rows;
     }
+    scratch.resize_with(bands.len(), RowScratch::default);
     let fill = &fill;
-    let work = move |mut band: RowBand| {
-        let mut scratch = RowScratch::default();
-        let mut row = vec![[0u8; 3]; w];
+    let work = move |mut band: RowBand, scratch: &mut RowScratch| {
+        let mut row = std::mem::take(&mut scratch.row);
+        row.resize(w, [0; 3]);
         for k in 0..band.rows {
-            fill(&mut scratch, band.first + k, &mut row);
+            fill(scratch, band.first + k, &mut row);
             store_row(layout, &mut band.planes, k, &row);
         }
+        scratch.row = row;
     };
     std::thread::scope(|scope| {
-        let last = bands.pop();
-        for band in bands {
-            scope.spawn(move || work(band));
-        }
-        if let Some(band) = last {
-            work(band);
+        let mut bands = bands.into_iter().zip(scratch.iter_mut()).peekable();
+        while let Some((band, scratch)) = bands.next() {
+            if bands.peek().is_none() {
+                work(band, scratch);
+            } else {
+                scope.spawn(move || work(band, scratch));
+            }
         }
     });
 }
