@@ -534,6 +534,28 @@ fn every_output_format_and_odd_sizes() {
 }
 
 #[test]
+fn the_unused_byte_of_padded_rgb_is_written() {
+    let (media, _) = media();
+    for format in ["RGBx", "BGRx"] {
+        let (mut h, _) = fixed_reference_harness(
+            &media.join("refs/china.jpg"),
+            "video/x-raw,format=GRAY8,width=32,height=24,framerate=25/1",
+            &format!("video/x-raw,format={format},width=32,height=24,framerate=25/1"),
+        );
+        h.push(gst::Buffer::from_slice(vec![90u8; 32 * 24]))
+            .unwrap();
+        let out = h.pull().unwrap();
+        let data = out.map_readable().unwrap();
+        assert_eq!(data.len(), 32 * 24 * 4);
+        assert!(
+            data.chunks_exact(4).all(|pixel| pixel[3] == 255),
+            "{format}: {:?}",
+            &data[..8]
+        );
+    }
+}
+
+#[test]
 fn harness_keeps_timestamps_and_follows_scene_change_events() {
     init();
     let (media, _) = media();

@@ -457,8 +457,10 @@ fn output_layout(format: gst_video::VideoFormat) -> Option<OutputLayout> {
         F::Y444 => OutputLayout::Planar { sub_x: 1, sub_y: 1 },
         F::Nv12 => OutputLayout::SemiPlanar,
         F::Rgba => rgb(0, 1, 2, Some(3), 4),
-        F::Rgbx => rgb(0, 1, 2, None, 4),
-        F::Bgrx => rgb(2, 1, 0, None, 4),
+        // The unused byte is written as if it were alpha: left alone, it would carry whatever
+        // the buffer held before (the output differed from run to run).
+        F::Rgbx => rgb(0, 1, 2, Some(3), 4),
+        F::Bgrx => rgb(2, 1, 0, Some(3), 4),
         F::Rgb => rgb(0, 1, 2, None, 3),
         _ => return None,
     })
