@@ -676,11 +676,20 @@ fn element_harness(
 
 /// Harness around an element colouring from one fixed photo, posting to `bus`.
 fn fixed_reference_harness(reference: &Path, caps: &str, out_caps: &str) -> (Harness, gst::Bus) {
-    element_harness(
-        &[("reference", reference.to_str().unwrap().to_value())],
-        caps,
-        out_caps,
-    )
+    photo_harness(reference, &[], caps, out_caps)
+}
+
+/// Harness around an element colouring from one fixed photo with `properties` besides,
+/// posting to `bus`.
+fn photo_harness(
+    reference: &Path,
+    properties: &[(&str, gst::glib::Value)],
+    caps: &str,
+    out_caps: &str,
+) -> (Harness, gst::Bus) {
+    let mut all = vec![("reference", reference.to_str().unwrap().to_value())];
+    all.extend(properties.iter().cloned());
+    element_harness(&all, caps, out_caps)
 }
 
 /// A cut announced for `frame`, whose running and stream time are its timestamp.
@@ -1435,14 +1444,9 @@ fn colour_scenes_pass_through_untouched_and_grey_or_toned_ones_are_colorized() {
 fn colour_input_colorize_recolours_colour_scenes_and_says_so() {
     let (media, _) = media();
     let caps = "video/x-raw,format=I420,width=32,height=24,framerate=25/1";
-    let (mut h, bus) = element_harness(
-        &[
-            (
-                "reference",
-                media.join("refs/coffee.jpg").to_str().unwrap().to_value(),
-            ),
-            ("colour-input", ColourInput::Colorize.to_value()),
-        ],
+    let (mut h, bus) = photo_harness(
+        &media.join("refs/coffee.jpg"),
+        &[("colour-input", ColourInput::Colorize.to_value())],
         caps,
         caps,
     );
@@ -1772,14 +1776,9 @@ type Leaving = (Vec<String>, Vec<Vec<u8>>);
 fn overlap_sequence(overlap: Overlap) -> (Leaving, Vec<usize>) {
     let (media, _) = media();
     let caps = "video/x-raw,format=I420,width=64,height=48,framerate=25/1";
-    let (mut h, _bus) = element_harness(
-        &[
-            (
-                "reference",
-                media.join("refs/coffee.jpg").to_str().unwrap().to_value(),
-            ),
-            ("overlap", overlap.to_value()),
-        ],
+    let (mut h, _bus) = photo_harness(
+        &media.join("refs/coffee.jpg"),
+        &[("overlap", overlap.to_value())],
         caps,
         caps,
     );
@@ -1879,14 +1878,9 @@ fn overlap_gives_the_same_frames_in_the_same_order_a_frame_later() {
 fn overlap_adds_a_frame_to_the_latency_and_a_flush_drops_the_frame_it_holds() {
     let (media, _) = media();
     let caps = "video/x-raw,format=I420,width=32,height=24,framerate=25/1";
-    let (mut h, _bus) = element_harness(
-        &[
-            (
-                "reference",
-                media.join("refs/china.jpg").to_str().unwrap().to_value(),
-            ),
-            ("overlap", Overlap::On.to_value()),
-        ],
+    let (mut h, _bus) = photo_harness(
+        &media.join("refs/china.jpg"),
+        &[("overlap", Overlap::On.to_value())],
         caps,
         caps,
     );

@@ -1507,14 +1507,13 @@ impl ExemplarColorize {
                 )?);
             }
             Some((mut lightness, scene)) => {
-                let luma = luma_plane(&inframe)?;
-                render::lightness_plane(luma, &start.table, &mut lightness);
+                let (luma, mut chain, references) =
+                    self.colouring_of(&inframe, &start, scene, &mut lightness)?;
                 let frame = Lightness {
                     data: &lightness,
                     width: luma.width,
                     height: luma.height,
                 };
-                let (mut chain, references) = self.scene_of(scene, &start, frame)?;
                 let started = Instant::now();
                 let mut colour = std::mem::take(&mut chain.small);
                 colour.size =
@@ -1882,27 +1881,31 @@ impl ExemplarColorize {
         Ok(())
     }
 
-    /// The chain and references a frame to colour works with: its scene's, started here when
-    /// the frame starts it.
-    fn scene_of(
+    /// What a frame to colour works with: its luma, its lightness (into `lightness`), and the
+    /// chain and references of its scene, started here when the frame starts it.
+    fn colouring_of<'a>(
         &self,
-        scene: FrameScene,
+        inframe: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
         start: &FrameStart,
-        frame: Lightness,
-    ) -> Result<(FrameChain, Arc<[SceneReference]>), gst::FlowError> {
-        Ok(match scene {
+        scene: FrameScene,
+        lightness: &mut Vec<f32>,
+    ) -> Result<(Plane<'a>, FrameChain, Arc<[SceneReference]>), gst::FlowError> {
+        let luma = luma_plane(inframe)?;
+        render::lightness_plane(luma, &start.table, lightness);
+        let (chain, references) = match scene {
             FrameScene::Continues(chain, references) => (chain, references),
             FrameScene::Starts(scene) => {
                 let references = self.start_scene(
                     scene,
                     start.pts,
-                    frame.data,
-                    (frame.width, frame.height),
+                    lightness,
+                    (luma.width, luma.height),
                     start.planned.as_ref(),
                 )?;
                 (std::mem::take(&mut lock(&self.state).chain), references)
             }
-        })
+        };
+        Ok((luma, chain, references))
     }
 
     fn colorizing_failed(&self, err: &str) -> gst::FlowError {
@@ -2705,14 +2708,13 @@ impl VideoFilterImpl for ExemplarColorize {
             self.leave_as_it_came(&start, inframe, outframe)?;
             return Ok(gst::FlowSuccess::Ok);
         };
-        let luma = luma_plane(inframe)?;
-        render::lightness_plane(luma, &start.table, &mut lightness);
+        let (luma, mut chain, references) =
+            self.colouring_of(inframe, &start, scene, &mut lightness)?;
         let frame = Lightness {
             data: &lightness,
             width: luma.width,
             height: luma.height,
         };
-        let (mut chain, references) = self.scene_of(scene, &start, frame)?;
         let weighted = weighted_references(&references);
         let mut planes = output_planes(outframe, start.layout, luma, &start.luma_map);
         let coloured = self.with_models(|m| {
