@@ -13,6 +13,7 @@ use gstexemplar::scenecut::detector;
 mod common;
 use common::{
     errors, has_eos, init, launch, media, mentions, refused_state_change, run_to_end, temp_dir,
+    warnings,
 };
 
 const W: usize = 64;
@@ -875,4 +876,30 @@ fn learned_without_its_model_fails_to_start_and_says_what_to_do() {
     element.set_property_from_str("method", "rule");
     assert!(element.set_state(gst::State::Paused).is_ok());
     element.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn an_unavailable_gpu_provider_runs_the_model_on_cpu_with_a_warning() {
+    let pipeline = launch(
+        "videotestsrc num-buffers=10 ! video/x-raw,format=GRAY8,width=64,height=48 ! \
+         scenecut method=hybrid execution-provider=cuda ! fakesink",
+    );
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    // A CPU-only build says it lacks CUDA; a GPU build without a GPU says the provider failed.
+    assert!(
+        mentions(
+            &warnings(&messages),
+            &["The transition model runs on CPU instead of Cuda"]
+        ),
+        "{:?}",
+        warnings(&messages)
+    );
+    let pipeline = launch(
+        "videotestsrc num-buffers=10 ! video/x-raw,format=GRAY8,width=64,height=48 ! \
+         scenecut method=hybrid execution-provider=cpu ! fakesink",
+    );
+    let messages = run_to_end(&pipeline);
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    assert!(warnings(&messages).is_empty(), "{:?}", warnings(&messages));
 }

@@ -268,6 +268,17 @@ enum Shapes {
     PerPhoto,
 }
 
+/// What GPU arithmetic a session's results may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precision {
+    /// ONNX Runtime's choice, TF32 products where the GPU has them: the colour models, whose
+    /// outputs are looked at, not compared.
+    Default,
+    /// Float32 throughout: the transition model, whose probabilities meet thresholds chosen
+    /// on the CPU's float32 results.
+    Float32,
+}
+
 /// Runs `f` (a session's run) with subnormal floats flushed to zero on the calling thread, as
 /// they are on ONNX Runtime's own pool threads (`with_flush_to_zero`), then gives the thread its
 /// own flags back. ONNX Runtime sets the flags of one calling thread only, the one that made the
@@ -327,6 +338,7 @@ fn build_session(
     options: &SessionOptions,
     spinning: Spinning,
     shapes: Shapes,
+    precision: Precision,
 ) -> Result<(Session, &'static str, Option<String>), InferenceError> {
     let (environment, _) = environment()?;
     if !model.is_file() {
@@ -355,7 +367,7 @@ fn build_session(
             .with_intra_threads(options.threads)
             .map_err(|e| InferenceError(e.to_string()))?;
     }
-    let (provider, fallback) = register_provider(&mut builder, options, shapes)?;
+    let (provider, fallback) = register_provider(&mut builder, options, shapes, precision)?;
     let session = builder
         .commit_from_file(model)
         .map_err(|err| InferenceError(format!("cannot load model {}: {err}", model.display())))?;
@@ -367,6 +379,7 @@ fn register_provider(
     builder: &mut ort::session::builder::SessionBuilder,
     options: &SessionOptions,
     shapes: Shapes,
+    precision: Precision,
 ) -> Result<(&'static str, Option<String>), InferenceError> {
     let attempt: Option<(&'static str, ort::ep::ExecutionProviderDispatch)> = match options.provider
     {
@@ -380,6 +393,7 @@ fn register_provider(
                     Shapes::PerStream => ort::ep::cuda::ConvAlgorithmSearch::Exhaustive,
                     Shapes::PerPhoto => ort::ep::cuda::ConvAlgorithmSearch::Heuristic,
                 })
+                .with_tf32(precision == Precision::Default)
                 .build()
                 .error_on_failure(),
         )),
@@ -417,6 +431,7 @@ fn register_provider(
     _builder: &mut ort::session::builder::SessionBuilder,
     options: &SessionOptions,
     _shapes: Shapes,
+    _precision: Precision,
 ) -> Result<(&'static str, Option<String>), InferenceError> {
     match options.provider {
         Provider::Cpu | Provider::Auto => Ok(("cpu", None)),
@@ -575,8 +590,13 @@ impl Models {
         reference: &Path,
         options: &SessionOptions,
     ) -> Result<Self, InferenceError> {
-        let (encoder_session, provider, fallback) =
-            build_session(encoder, options, Spinning::WithinRuns, Shapes::PerPhoto)?;
+        let (encoder_session, provider, fallback) = build_session(
+            encoder,
+            options,
+            Spinning::WithinRuns,
+            Shapes::PerPhoto,
+            Precision::Default,
+        )?;
         check_ports(
             encoder,
             "encoder",
@@ -604,8 +624,13 @@ impl Models {
             })?;
         // Optional: without it retrieval still works, on the global embedding alone.
         let local_dimension = output_channels(&encoder_session, LOCAL_FEATURES, 4).unwrap_or(0);
-        let (reference_session, _, _) =
-            build_session(reference, options, Spinning::WithinRuns, Shapes::PerPhoto)?;
+        let (reference_session, _, _) = build_session(
+            reference,
+            options,
+            Spinning::WithinRuns,
+            Shapes::PerPhoto,
+            Precision::Default,
+        )?;
         check_ports(
             reference,
             "colorizer reference",
@@ -630,8 +655,13 @@ impl Models {
                 },
             ],
         )?;
-        let (colorizer_session, _, _) =
-            build_session(colorizer, options, Spinning::WithinRuns, Shapes::PerStream)?;
+        let (colorizer_session, _, _) = build_session(
+            colorizer,
+            options,
+            Spinning::WithinRuns,
+            Shapes::PerStream,
+            Precision::Default,
+        )?;
         check_ports(
             colorizer,
             "colorizer",
@@ -828,19 +858,24 @@ pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
 /// per-frame transition probabilities.
 pub struct TransitionModel {
     session: Session,
+    /// The provider that runs it ("cpu", "cuda", "tensorrt").
+    pub provider: &'static str,
+    /// Why a requested GPU provider was not used, if it was not.
+    pub fallback: Option<String>,
 }
 
 impl TransitionModel {
-    /// Loads the model on the CPU (48x27 frames: a GPU would not pay for the copies), with
-    /// ONNX Runtime's own choice of threads.
-    pub fn load(path: &Path) -> Result<Self, InferenceError> {
-        let options = SessionOptions {
-            provider: Provider::Cpu,
-            device_id: 0,
-            strict: false,
-            threads: 0,
-        };
-        let (session, _, _) = build_session(path, &options, Spinning::Never, Shapes::PerStream)?;
+    /// Loads the model with `options`' provider. Its windows' shape changes at the end of a
+    /// stream, so cuDNN picks its algorithms without timing them, and it computes in float32
+    /// on a GPU too.
+    pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        let (session, provider, fallback) = build_session(
+            path,
+            options,
+            Spinning::Never,
+            Shapes::PerPhoto,
+            Precision::Float32,
+        )?;
         check_ports(
             path,
             "transition model",
@@ -865,7 +900,11 @@ impl TransitionModel {
                 },
             ],
         )?;
-        Ok(TransitionModel { session })
+        Ok(TransitionModel {
+            session,
+            provider,
+            fallback,
+        })
     }
 
     /// Probabilities for each of `frames`' `height × width` RGB thumbnails: (transition,

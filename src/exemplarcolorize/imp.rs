@@ -25,7 +25,7 @@ use crate::colorize::choice::{
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
 use crate::colorize::index::{self, Index};
-use crate::colorize::inference::{self, EncodedReference, Models, Provider, SessionOptions};
+use crate::colorize::inference::{self, EncodedReference, Models, SessionOptions};
 use crate::colorize::library::{self, Photo};
 use crate::colorize::plan::{Plan, PlannedReference, PlannedScene};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
@@ -611,12 +611,7 @@ impl ExemplarColorize {
         let (encoder, colorizer, reference) = Self::model_paths(&settings)
             .map_err(|msg| gst::error_msg!(gst::ResourceError::NotFound, ("{}", msg)))?;
         let options = SessionOptions {
-            provider: match settings.models.execution_provider {
-                ExecutionProvider::Auto => Provider::Auto,
-                ExecutionProvider::Cpu => Provider::Cpu,
-                ExecutionProvider::Cuda => Provider::Cuda,
-                ExecutionProvider::TensorRt => Provider::TensorRt,
-            },
+            provider: settings.models.execution_provider.into(),
             device_id: settings.models.device_id,
             strict: settings.models.strict_provider,
             threads: settings.models.threads as usize,

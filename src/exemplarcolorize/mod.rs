@@ -31,6 +31,18 @@ pub enum ExecutionProvider {
     TensorRt = 3,
 }
 
+impl From<ExecutionProvider> for crate::colorize::inference::Provider {
+    fn from(provider: ExecutionProvider) -> Self {
+        use crate::colorize::inference::Provider;
+        match provider {
+            ExecutionProvider::Auto => Provider::Auto,
+            ExecutionProvider::Cpu => Provider::Cpu,
+            ExecutionProvider::Cuda => Provider::Cuda,
+            ExecutionProvider::TensorRt => Provider::TensorRt,
+        }
+    }
+}
+
 /// Whether the colorizer infers the next frame while the current one is written out.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
 #[repr(u32)]

@@ -14,7 +14,8 @@ use super::detector::{self, Detector, FrameDiffs, Verdict};
 use super::learned::{self, Learned, Probabilities, THUMBNAIL_HEIGHT, THUMBNAIL_WIDTH};
 use super::luma::{self, LumaLayout, LumaPlane};
 use super::SceneCutMethod;
-use crate::colorize::inference::{self, TransitionModel};
+use crate::colorize::inference::{self, SessionOptions, TransitionModel};
+use crate::exemplarcolorize::ExecutionProvider;
 use crate::scene_change::{SceneChange, SceneChangeKind};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -51,6 +52,8 @@ struct Settings {
     method: SceneCutMethod,
     /// TransNetV2 model file; none = the default models folder's.
     transition_model: Option<std::path::PathBuf>,
+    execution_provider: ExecutionProvider,
+    device_id: i32,
 }
 
 impl Settings {
@@ -94,6 +97,8 @@ impl Default for Settings {
             max_lookahead_time: 0,
             method: SceneCutMethod::Auto,
             transition_model: None,
+            execution_provider: ExecutionProvider::Auto,
+            device_id: 0,
         }
     }
 }
@@ -824,10 +829,41 @@ impl SceneCut {
                 "loading the transition model {}",
                 path.display()
             );
-            TransitionModel::load(&path)
+            TransitionModel::load(
+                &path,
+                &SessionOptions {
+                    provider: settings.execution_provider.into(),
+                    device_id: settings.device_id,
+                    strict: false,
+                    threads: 0,
+                },
+            )
         });
         match (loaded, settings.method) {
             (Ok(loaded), method) => {
+                match &loaded.fallback {
+                    Some(why) if settings.execution_provider != ExecutionProvider::Auto => {
+                        gst::element_imp_warning!(
+                            self,
+                            gst::LibraryError::Settings,
+                            (
+                                "The transition model runs on CPU instead of {:?}: {}",
+                                settings.execution_provider,
+                                why
+                            )
+                        );
+                    }
+                    _ => gst::info!(
+                        CAT,
+                        imp = self,
+                        "transition model on {}{}",
+                        loaded.provider,
+                        loaded
+                            .fallback
+                            .as_ref()
+                            .map_or(String::new(), |why| format!(" ({why})"))
+                    ),
+                }
                 *model = Some(loaded);
                 Ok(learned::Method::from(method))
             }
@@ -1158,6 +1194,27 @@ impl ObjectImpl for SceneCut {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default(
+                    "execution-provider",
+                    ExecutionProvider::Auto,
+                )
+                .nick("Execution provider")
+                .blurb(
+                    "ONNX Runtime execution provider of the transition model (method=learned \
+                     and hybrid), in float32 on a GPU too; auto = CUDA when this build and the \
+                     runtime have it, else CPU. An unavailable GPU provider falls back to CPU \
+                     with a warning. Changeable in NULL and READY",
+                )
+                .mutable_ready()
+                .build(),
+                glib::ParamSpecInt::builder("device-id")
+                    .nick("Device ID")
+                    .blurb("GPU to run on with the cuda and tensorrt providers. Changeable in NULL and READY")
+                    .minimum(0)
+                    .maximum(64)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt64::builder("latency")
                     .nick("Latency")
                     .blurb(
@@ -1189,6 +1246,10 @@ impl ObjectImpl for SceneCut {
             "force-keyframes" => settings.force_keyframes = value.get().unwrap_or_default(),
             "max-lookahead-time" => settings.max_lookahead_time = value.get().unwrap_or_default(),
             "method" => settings.method = value.get().unwrap_or_default(),
+            "execution-provider" => {
+                settings.execution_provider = value.get().unwrap_or(ExecutionProvider::Auto)
+            }
+            "device-id" => settings.device_id = value.get().unwrap_or_default(),
             "transition-model" => {
                 settings.transition_model = value
                     .get::<Option<String>>()
@@ -1227,6 +1288,8 @@ impl ObjectImpl for SceneCut {
             "force-keyframes" => settings.force_keyframes.to_value(),
             "max-lookahead-time" => settings.max_lookahead_time.to_value(),
             "method" => settings.method.to_value(),
+            "execution-provider" => settings.execution_provider.to_value(),
+            "device-id" => settings.device_id.to_value(),
             "transition-model" => settings
                 .transition_model
                 .as_ref()
