@@ -4,7 +4,7 @@
 
 use super::color::LabToVideo;
 use super::resample::{
-    bands_for, in_row_bands, Coefficients, GuidedUpsampler, ResampledRows, Resampler,
+    bands_for, in_row_bands, on_threads, Coefficients, GuidedUpsampler, ResampledRows, Resampler,
     UpsampleScratch,
 };
 
@@ -344,26 +344,18 @@ fn write_rows(
         first += rows;
     }
     scratch.resize_with(bands.len(), RowScratch::default);
-    let fill = &fill;
-    let work = move |mut band: RowBand, scratch: &mut RowScratch| {
-        let mut row = std::mem::take(&mut scratch.row);
-        row.resize(w, [0; 3]);
-        for k in 0..band.rows {
-            fill(scratch, band.first + k, &mut row);
-            store_row(layout, &mut band.planes, k, &row);
-        }
-        scratch.row = row;
-    };
-    std::thread::scope(|scope| {
-        let mut bands = bands.into_iter().zip(scratch.iter_mut()).peekable();
-        while let Some((band, scratch)) = bands.next() {
-            if bands.peek().is_none() {
-                work(band, scratch);
-            } else {
-                scope.spawn(move || work(band, scratch));
+    on_threads(
+        bands.into_iter().zip(scratch.iter_mut()),
+        |(mut band, scratch)| {
+            let mut row = std::mem::take(&mut scratch.row);
+            row.resize(w, [0; 3]);
+            for k in 0..band.rows {
+                fill(scratch, band.first + k, &mut row);
+                store_row(layout, &mut band.planes, k, &row);
             }
-        }
-    });
+            scratch.row = row;
+        },
+    );
 }
 
 /// Stores row `k` of a band of the colour planes.

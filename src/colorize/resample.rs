@@ -247,14 +247,23 @@ pub fn in_row_bands<T: Send>(
     }
     let rows = plane.len() / row_len;
     let per_band = rows.div_ceil(bands.max(1)).max(1);
+    on_threads(
+        plane.chunks_mut(per_band * row_len).enumerate(),
+        |(index, band)| work(index * per_band, band),
+    );
+}
+
+/// Runs `work` on each of `items` at once: the last on this thread, the others on threads of
+/// their own.
+pub fn on_threads<T: Send>(items: impl IntoIterator<Item = T>, work: impl Fn(T) + Sync) {
     let work = &work;
     std::thread::scope(|scope| {
-        let mut bands = plane.chunks_mut(per_band * row_len).enumerate().peekable();
-        while let Some((index, band)) = bands.next() {
-            if bands.peek().is_none() {
-                work(index * per_band, band);
+        let mut items = items.into_iter().peekable();
+        while let Some(item) = items.next() {
+            if items.peek().is_none() {
+                work(item);
             } else {
-                scope.spawn(move || work(index * per_band, band));
+                scope.spawn(move || work(item));
             }
         }
     });

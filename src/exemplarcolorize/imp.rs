@@ -235,6 +235,9 @@ struct WorkingJob {
     temporal_smoothing: f64,
 }
 
+/// A frame's colours at working size and the colorizer's time, or why they failed.
+type Coloured = Result<(WorkingColour, Duration), String>;
+
 /// What the worker gives back: the scene's colours, the frame's at working size, and the
 /// colorizer's time or why it failed.
 struct WorkingDone {
@@ -1425,29 +1428,13 @@ impl ExemplarColorize {
                 for mut job in job_queue {
                     let started = Instant::now();
                     let result = match element.upgrade() {
-                        Some(element) => {
-                            let weighted = weighted_references(&job.references);
-                            match element.imp().with_models(|m| {
-                                job.working.colour(
-                                    &mut job.colour,
-                                    &weighted,
-                                    |small, size, reference, with_confidence, out| {
-                                        m.colorize(small, size, reference, with_confidence, out)
-                                    },
-                                    job.temporal_smoothing,
-                                )
-                            }) {
-                                Ok(Ok(())) => Ok(started.elapsed()),
-                                Ok(Err(err)) => Err(err.to_string()),
-                                Err(_) => Err("the models are not loaded".to_string()),
-                            }
-                        }
+                        Some(element) => element.imp().colour_job(&mut job),
                         None => Err("the element is gone".to_string()),
                     };
                     let done = WorkingDone {
                         working: job.working,
                         colour: job.colour,
-                        result,
+                        result: result.map(|()| started.elapsed()),
                     };
                     if finished.send(done).is_err() {
                         break;
@@ -1470,6 +1457,23 @@ impl ExemplarColorize {
             ready: None,
         });
         Ok(())
+    }
+
+    /// The worker's part of a frame: the colorizer, the fusion, the temporal smoothing.
+    fn colour_job(&self, job: &mut WorkingJob) -> Result<(), String> {
+        let weighted = weighted_references(&job.references);
+        self.with_models(|m| {
+            job.working.colour(
+                &mut job.colour,
+                &weighted,
+                |small, size, reference, with_confidence, out| {
+                    m.colorize(small, size, reference, with_confidence, out)
+                },
+                job.temporal_smoothing,
+            )
+        })
+        .map_err(|_| "the models are not loaded".to_string())?
+        .map_err(|err| err.to_string())
     }
 
     /// `overlap`: colours the queued frame on the worker and writes out the frame before it
@@ -1574,22 +1578,32 @@ impl ExemplarColorize {
         }
     }
 
-    /// Waits for the in-flight frame's colours, if a frame is in flight; the scene's colours
-    /// come back to the chain.
+    /// Waits for the worker to finish the in-flight frame, if a frame is in flight; the
+    /// scene's colours come back to the chain. Gives the frame with its colours and the
+    /// colorizer's time, or why they failed.
+    fn wait_for_worker(&self, overlapping: &mut Overlapping) -> Option<(InFlight, Coloured)> {
+        let frame = overlapping.in_flight.take()?;
+        let coloured = match overlapping.done.recv() {
+            Ok(done) => {
+                lock(&self.state).chain.working = done.working;
+                done.result.map(|colorizer| (done.colour, colorizer))
+            }
+            Err(_) => Err("the colorizer's thread ended".to_string()),
+        };
+        Some((frame, coloured))
+    }
+
+    /// The in-flight frame with its colours, if a frame is in flight; a failure is an error
+    /// on the bus.
     fn collect(
         &self,
         overlapping: &mut Overlapping,
     ) -> Result<Option<(InFlight, WorkingColour, Duration)>, gst::FlowError> {
-        let Some(frame) = overlapping.in_flight.take() else {
+        let Some((frame, coloured)) = self.wait_for_worker(overlapping) else {
             return Ok(None);
         };
-        let done = overlapping
-            .done
-            .recv()
-            .map_err(|_| self.colorizing_failed("the colorizer's thread ended"))?;
-        lock(&self.state).chain.working = done.working;
-        let colorizer = done.result.map_err(|err| self.colorizing_failed(&err))?;
-        Ok(Some((frame, done.colour, colorizer)))
+        let (colour, colorizer) = coloured.map_err(|err| self.colorizing_failed(&err))?;
+        Ok(Some((frame, colour, colorizer)))
     }
 
     /// Writes out a frame whose colours the worker inferred; its planes go back to the chain
@@ -1699,11 +1713,8 @@ impl ExemplarColorize {
             return;
         };
         overlapping.ready = None;
-        if overlapping.in_flight.take().is_some() {
-            if let Ok(done) = overlapping.done.recv() {
-                lock(&self.state).chain.working = done.working;
-            }
-        }
+        // What the frame came to does not matter any more, nor whether it failed.
+        let _ = self.wait_for_worker(&mut overlapping);
         lock(&self.state).overlapping = Some(overlapping);
     }
 
