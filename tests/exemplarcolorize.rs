@@ -786,19 +786,6 @@ fn a_flush_or_a_caps_change_chooses_the_reference_again() {
     );
 }
 
-/// Runs gst-launch-1.0 with the plugin `cargo build` made and extra environment.
-fn gst_launch(pipeline: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let plugin_dir = built_plugin_dir();
-    let mut command = std::process::Command::new("gst-launch-1.0");
-    command
-        .args(pipeline.split(' '))
-        .env("GST_PLUGIN_PATH", &plugin_dir);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
-}
-
 #[test]
 fn a_missing_or_wrong_onnx_runtime_is_a_clear_error_at_ready() {
     let (media, _) = media();

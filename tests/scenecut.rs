@@ -12,9 +12,10 @@ use gstexemplar::scenecut::detector;
 
 mod common;
 use common::{
-    errors, has_eos, init, launch, media, mentions, refused_state_change, run_to_end, temp_dir,
-    warnings,
+    errors, gst_launch, has_eos, init, launch, media, mentions, refused_state_change, run_to_end,
+    temp_dir, warnings,
 };
+use gstexemplar::colorize::inference;
 
 const W: usize = 64;
 const H: usize = 48;
@@ -902,4 +903,83 @@ fn an_unavailable_gpu_provider_runs_the_model_on_cpu_with_a_warning() {
     let messages = run_to_end(&pipeline);
     assert!(has_eos(&messages), "{:?}", errors(&messages));
     assert!(warnings(&messages).is_empty(), "{:?}", warnings(&messages));
+}
+
+/// A models folder holding the default encoder (which makes it one) and, of the default
+/// TransNetV2 files, only `transition_files`, linked from the default folder.
+fn models_folder_with(name: &str, transition_files: &[&str]) -> std::path::PathBuf {
+    let defaults = inference::default_model_dir().unwrap();
+    let dir = temp_dir(name);
+    for file in [inference::ENCODER_FILE].iter().chain(transition_files) {
+        std::os::unix::fs::symlink(defaults.join(file), dir.join(file)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn transition_precision_picks_the_int8_or_float32_file_of_the_models_folder() {
+    let int8_only = models_folder_with("int8-only", &[inference::TRANSITION_MODEL_INT8_FILE]);
+    let float32_only = models_folder_with("float32-only", &[inference::TRANSITION_MODEL_FILE]);
+    // On the CPU auto runs the int8 file, or the float32 one in a folder made before it.
+    for (dir, precision, missing) in [
+        (&int8_only, "auto", None),
+        (&int8_only, "int8", None),
+        (
+            &int8_only,
+            "float32",
+            Some(inference::TRANSITION_MODEL_FILE),
+        ),
+        (&float32_only, "auto", None),
+        (&float32_only, "float32", None),
+        (
+            &float32_only,
+            "int8",
+            Some(inference::TRANSITION_MODEL_INT8_FILE),
+        ),
+    ] {
+        let output = gst_launch(
+            &format!(
+                "videotestsrc num-buffers=10 ! video/x-raw,format=GRAY8,width=64,height=48 ! \
+                 scenecut method=hybrid execution-provider=cpu transition-precision={precision} ! \
+                 fakesink"
+            ),
+            &[("EXEMPLAR_MODEL_DIR", dir.to_str().unwrap())],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let context = format!("{precision} in {}: {stderr}", dir.display());
+        match missing {
+            None => assert!(output.status.success(), "{context}"),
+            Some(file) => {
+                assert!(!output.status.success(), "{context}");
+                assert!(
+                    stderr.contains(&format!(
+                        "method=hybrid needs the TransNetV2 model and ONNX Runtime: model file {} \
+                         does not exist",
+                        dir.join(file).display()
+                    )),
+                    "{context}"
+                );
+            }
+        }
+    }
+    for dir in [int8_only, float32_only] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn the_int8_transition_model_finds_the_same_scenes_as_float32() {
+    let (dir, _) = media();
+    for clip in ["transitions_grey.mp4", "scenes_grey.mp4"] {
+        let [float32, int8] = ["float32", "int8"].map(|precision| {
+            scene_changes(&format!(
+                "filesrc location={} ! decodebin ! videoconvert ! scenecut method=hybrid \
+                 transition-precision={precision} ! fakesink name=out",
+                dir.join(clip).display()
+            ))
+            .0
+        });
+        assert!(float32.len() > 4, "{clip}: {float32:?}");
+        assert_eq!(int8, float32, "{clip}");
+    }
 }

@@ -46,6 +46,30 @@ pub enum SceneCutMethod {
     Hybrid = 2,
 }
 
+/// Arithmetic of the default TransNetV2 model.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSceneCutTransitionPrecision")]
+pub enum TransitionPrecision {
+    #[enum_value(
+        name = "Auto: int8 when the model runs on the CPU, float32 on a GPU provider",
+        nick = "auto"
+    )]
+    #[default]
+    Auto = 0,
+    #[enum_value(
+        name = "Float32: the model as trained (transnetv2.onnx)",
+        nick = "float32"
+    )]
+    Float32 = 1,
+    #[enum_value(
+        name = "Int8: spatial convolutions quantized, about 1.8 times faster on a CPU \
+                (transnetv2_int8.onnx)",
+        nick = "int8"
+    )]
+    Int8 = 2,
+}
+
 impl From<SceneCutMethod> for learned::Method {
     fn from(method: SceneCutMethod) -> Self {
         match method {

@@ -161,6 +161,18 @@ pub fn built_plugin_dir() -> PathBuf {
     dir
 }
 
+/// Runs gst-launch-1.0 with the plugin `cargo build` made and extra environment.
+pub fn gst_launch(pipeline: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new("gst-launch-1.0");
+    command
+        .args(pipeline.split(' '))
+        .env("GST_PLUGIN_PATH", built_plugin_dir());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
 /// Prerolls the pipeline in PAUSED, then seeks (flushing, accurate) to `position`.
 pub fn preroll_and_seek(pipeline: &gst::Pipeline, position: gst::ClockTime) {
     pipeline.set_state(gst::State::Paused).unwrap();
