@@ -862,7 +862,7 @@ const CONFIDENCE_SWITCH: &str = "with_confidence";
 /// File name of the shot-boundary model in the models folder.
 pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
 /// The same model with its spatial convolutions in int8 (models/README.md): about 1.8 times
-/// faster on a CPU, its probabilities within 0.03 of the float graph's.
+/// faster on a CPU, its probabilities within 0.032 of the float graph's on the project's clips.
 pub const TRANSITION_MODEL_INT8_FILE: &str = "transnetv2_int8.onnx";
 
 /// TransNetV2 (`scenecut`'s learned and hybrid methods): windows of 48x27 RGB frames to

@@ -1249,7 +1249,7 @@ impl ObjectImpl for SceneCut {
                 .nick("Transition model precision")
                 .blurb(
                     "Arithmetic of the default TransNetV2 model: int8 (its spatial convolutions \
-                     quantized, about 1.8 times faster on a CPU, probabilities within 0.03 of \
+                     quantized, about 1.8 times faster on a CPU, probabilities within 0.04 of \
                      float32's), float32, or auto (int8 when the model runs on the CPU, float32 \
                      on a GPU provider; float32 if the models folder has no int8 file). Not \
                      used when transition-model names a file. Changeable in NULL and READY",
