@@ -591,8 +591,8 @@ fn main() {
     let (float32, int8) = transition_window_ms(&dir);
     println!(
         "  scenecut's TransNetV2, {}-frame window of {}x{} thumbnails (median of 8): float32 \
-         {float32:.0} ms, int8 {int8:.0} ms ({:.2} times faster); a window every {} frames: {:.1} and {:.1} ms \
-         a frame",
+         {float32:.0} ms, int8 {int8:.0} ms ({:.2} times faster); a window every {} frames: \
+         {:.1} and {:.1} ms a frame",
         learned::WINDOW,
         learned::THUMBNAIL_WIDTH,
         learned::THUMBNAIL_HEIGHT,

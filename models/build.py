@@ -24,7 +24,6 @@ run). Nothing is written unless every model was built.
 import argparse
 import collections
 import hashlib
-import json
 import os
 import pathlib
 import sys
@@ -436,8 +435,7 @@ def build(weights, out, allow_other_weights=False, transnetv2_wheel=None):
             transnetv2_state(transnetv2_wheel or default_transnetv2_wheel(), allow_other_weights)
         ),
     }
-    ranges = json.loads((pathlib.Path(__file__).parent / "transnetv2_int8_ranges.json").read_text())
-    models["transnetv2_int8.onnx"] = transnetv2.quantized_int8(models["transnetv2.onnx"], ranges)
+    models["transnetv2_int8.onnx"] = transnetv2.quantized_int8(models["transnetv2.onnx"], transnetv2.int8_ranges())
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Everything is serialised before anything is written; each file is renamed into place.

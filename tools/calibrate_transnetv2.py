@@ -88,7 +88,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", default="generated/media", type=pathlib.Path)
     parser.add_argument("--model", default="generated/models/transnetv2.onnx", type=pathlib.Path)
-    parser.add_argument("--out", default="models/transnetv2_int8_ranges.json", type=pathlib.Path)
+    parser.add_argument("--out", default=transnetv2.INT8_RANGES, type=pathlib.Path)
     args = parser.parse_args()
     ranges, runs = measure(args.model, args.media)
     lines = [f"  {json.dumps(name)}: {json.dumps(ranges[name])}" for name in sorted(ranges)]

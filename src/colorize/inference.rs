@@ -234,6 +234,9 @@ pub enum Provider {
     TensorRt,
 }
 
+/// The name a session reports when the CPU runs it (a GPU provider's when one does).
+pub const CPU_PROVIDER: &str = "cpu";
+
 impl Provider {
     /// Whether sessions asked for this provider may run on a GPU: never in a build without a
     /// GPU provider.
@@ -418,7 +421,7 @@ fn register_provider(
         other => return unavailable(other, options.strict),
     };
     let Some((name, provider)) = attempt else {
-        return Ok(("cpu", None));
+        return Ok((CPU_PROVIDER, None));
     };
     match provider.register(builder) {
         Ok(()) => Ok((name, None)),
@@ -428,7 +431,7 @@ fn register_provider(
             if options.strict && options.provider != Provider::Auto {
                 Err(InferenceError(why))
             } else {
-                Ok(("cpu", Some(why)))
+                Ok((CPU_PROVIDER, Some(why)))
             }
         }
     }
@@ -442,7 +445,7 @@ fn register_provider(
     _precision: Precision,
 ) -> Result<(&'static str, Option<String>), InferenceError> {
     match options.provider {
-        Provider::Cpu | Provider::Auto => Ok(("cpu", None)),
+        Provider::Cpu | Provider::Auto => Ok((CPU_PROVIDER, None)),
         other => unavailable(other, options.strict),
     }
 }
@@ -463,7 +466,7 @@ fn unavailable(
     if strict {
         Err(InferenceError(why))
     } else {
-        Ok(("cpu", Some(why)))
+        Ok((CPU_PROVIDER, Some(why)))
     }
 }
 

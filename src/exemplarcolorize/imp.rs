@@ -1400,11 +1400,11 @@ impl ExemplarColorize {
         let setting = lock(&self.settings).overlap;
         let provider = lock(&self.models)
             .as_ref()
-            .map_or("cpu", |loaded| loaded.models.provider);
+            .map_or(inference::CPU_PROVIDER, |loaded| loaded.models.provider);
         let overlapped = match setting {
             Overlap::On => true,
             Overlap::Off => false,
-            Overlap::Auto => provider != "cpu",
+            Overlap::Auto => provider != inference::CPU_PROVIDER,
         };
         gst::info!(
             CAT,

@@ -910,8 +910,9 @@ impl SceneCut {
 
     /// The default folder's TransNetV2 in `precision`. `auto` takes the float32 graph where the
     /// model may run on a GPU (there the int8 one is dequantized and gains nothing) and the int8
-    /// one on the CPU, also after a GPU provider fell back to it. A folder without the int8
-    /// graph (models built before it) runs the float32 one.
+    /// one on the CPU, also after a GPU provider fell back to it (loaded on the CPU straight
+    /// away, keeping the first fallback's reason). A folder without the int8 graph (models
+    /// built before it) runs the float32 one.
     fn load_default_transition_model(
         &self,
         dir: &std::path::Path,
@@ -934,11 +935,16 @@ impl SceneCut {
             }
             TransitionPrecision::Auto if options.provider.may_use_gpu() => {
                 let model = self.load_transition_model(&float32, options)?;
-                if model.provider == "cpu" {
-                    self.load_transition_model(&int8, options)
-                } else {
-                    Ok(model)
+                if model.provider != inference::CPU_PROVIDER {
+                    return Ok(model);
                 }
+                let on_cpu = SessionOptions {
+                    provider: inference::Provider::Cpu,
+                    ..options.clone()
+                };
+                let mut int8_model = self.load_transition_model(&int8, &on_cpu)?;
+                int8_model.fallback = model.fallback;
+                Ok(int8_model)
             }
             TransitionPrecision::Auto => self.load_transition_model(&int8, options),
         }
