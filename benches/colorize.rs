@@ -15,12 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst::prelude::*;
-use gstexemplar::colorize::chain::{ChainSettings, FrameChain, Lightness, StageTimes, Target};
+use gstexemplar::colorize::chain::{
+    self, ChainSettings, FrameChain, Lightness, StageTimes, Target,
+};
 use gstexemplar::colorize::choice::{BelowMinScore, ChoiceSettings, ReferenceChooser};
 use gstexemplar::colorize::color::{Colorimetry, LabToVideo, Matrix, Range, Transfer};
 use gstexemplar::colorize::descriptor::{Descriptor, LocalFeatures};
 use gstexemplar::colorize::index::{normalized, Index, PhotoKey};
-use gstexemplar::colorize::inference::{self, Models, Provider, SessionOptions};
+use gstexemplar::colorize::inference::{self, Models, Provider, RenderModel, SessionOptions};
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::render::{self, OutputLayout, OutputPlanes};
 use gstexemplar::colorize::retrieval;
@@ -346,8 +348,14 @@ fn scene_start_ms(models: &mut Models, entries: usize) -> f64 {
 }
 
 /// Mean stage times and allocations of the per-frame chain on a `width × height` frame into
-/// I420, with the element's defaults (inference size 256, one reference), after a warm-up frame.
-fn chain_stages(models: &mut Models, width: usize, height: usize) -> ChainFigures {
+/// I420, with the element's defaults (inference size 256, one reference), after a warm-up frame;
+/// frames written by `graph` (the render graph) where it is given.
+fn chain_stages(
+    models: &mut Models,
+    width: usize,
+    height: usize,
+    graph: Option<RenderModel>,
+) -> ChainFigures {
     let photo = library::load_photo(&media().join("refs/china.jpg"), retrieval::PHOTO_SHORT_SIDE)
         .expect("photo");
     let (w, h) = render::working_size(photo.width, photo.height, 256);
@@ -368,6 +376,7 @@ fn chain_stages(models: &mut Models, width: usize, height: usize) -> ChainFigure
         vec![0u8; width * height / 4],
     );
     let mut chain = FrameChain::default();
+    chain.full.graph = graph;
     let mut total = StageTimes::default();
     let frames = 10;
     let (mut all, mut in_model) = ((0, 0), (0, 0));
@@ -564,8 +573,14 @@ fn main() {
         },
     )
     .expect("models");
+    let cpu = SessionOptions {
+        provider: Provider::Cpu,
+        device_id: 0,
+        strict: true,
+        threads: 0,
+    };
     for (width, height) in [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)] {
-        let figures = chain_stages(&mut models, width, height);
+        let figures = chain_stages(&mut models, width, height, None);
         let t = figures.times;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let all = ms(t.resize) + ms(t.colorizer) + ms(t.render);
@@ -587,6 +602,22 @@ fn main() {
             figures.model_allocations.0,
             figures.model_allocations.1
         );
+        let i420 = OutputLayout::Planar { sub_x: 2, sub_y: 2 };
+        if chain::graph_chroma(i420, (width, height), t.working_size).is_some() {
+            let graph =
+                RenderModel::load(&dir.join(inference::RENDER_FILE), &cpu).expect("render graph");
+            let by_graph = chain_stages(&mut models, width, height, Some(graph));
+            let (sw, sh) = t.working_size;
+            println!(
+                "    render=execution-provider, the render graph on ONNX Runtime's CPU \
+                 provider: upsample and write {:.1} ms (the CPU's renderer {:.1} ms); on a GPU \
+                 it would copy {:.1} MB in and {:.1} MB out a frame",
+                ms(by_graph.times.render),
+                ms(t.render),
+                (4 * (width * height + 3 * sw * sh)) as f64 / 1e6,
+                (width * height / 2) as f64 / 1e6
+            );
+        }
     }
     let (float32, int8) = transition_window_ms(&dir);
     println!(

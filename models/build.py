@@ -13,6 +13,8 @@ BatchNorm into the convolutions and writes, with `onnx.helper` only (no torch):
   transnetv2_int8.onnx       the same with its spatial convolutions in int8, from the fixed
                              activation ranges of transnetv2_int8_ranges.json (onnxruntime's
                              quantization tool; scenecut's default on the CPU)
+  render.onnx                lightness, small_lightness, a, b, colorimetry -> cbcr (the chain's
+                             full-size end for a GPU execution provider: see render.py)
 
 The contracts are in models/README.md. The output is deterministic: the same weights give
 byte-identical files, on any machine (the int8 graph's ranges are an input, not a calibration
@@ -35,6 +37,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxgraph import Graph, make_model
 from torchfile import ModelError, load_state_dict
+import render
 import transnetv2
 
 BN_EPS = 1e-3
@@ -436,6 +439,7 @@ def build(weights, out, allow_other_weights=False, transnetv2_wheel=None):
         ),
     }
     models["transnetv2_int8.onnx"] = transnetv2.quantized_int8(models["transnetv2.onnx"], transnetv2.int8_ranges())
+    models["render.onnx"] = render.build_render()
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Everything is serialised before anything is written; each file is renamed into place.

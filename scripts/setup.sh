@@ -93,4 +93,4 @@ install_python_packages
 install_batch_packages
 generate "test media from real photos" "$GENERATED/media" "$ROOT/tools/make_media.py"
 generate "default models" "$GENERATED/models" "$ROOT/models/build.py" \
-    "$ROOT"/models/{onnxgraph,torchfile,transnetv2}.py "$ROOT/models/transnetv2_int8_ranges.json"
+    "$ROOT"/models/{onnxgraph,render,torchfile,transnetv2}.py "$ROOT/models/transnetv2_int8_ranges.json"

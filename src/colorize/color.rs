@@ -234,6 +234,37 @@ impl LabToVideo {
         rgb.map(|v| (v * 255.0 + 0.5) as u8)
     }
 
+    /// The transfer function's encoding at `0, 1/4096, …, 1`, which the conversion interpolates
+    /// linearly.
+    pub fn encode_table(&self) -> &[f32] {
+        &self.encode_table
+    }
+
+    /// Cb, Cr in code values about 0 (before the offset of 128) as weights of R', G', B', and
+    /// the largest code value of the stream's range: the conversion `cbcr8` makes, as a matrix.
+    pub fn cbcr_weights(&self) -> ([[f32; 3]; 2], f32) {
+        let (kr, kb) = self.colorimetry.matrix.kr_kb();
+        let kg = 1.0 - kr - kb;
+        let (scale, max) = self.range_scale();
+        let cb = scale / (2.0 * (1.0 - kb));
+        let cr = scale / (2.0 * (1.0 - kr));
+        (
+            [
+                [-kr * cb, -kg * cb, (1.0 - kb) * cb],
+                [(1.0 - kr) * cr, -kg * cr, -kb * cr],
+            ],
+            max,
+        )
+    }
+
+    /// Chroma's scale and largest code value in the stream's range.
+    fn range_scale(&self) -> (f32, f32) {
+        match self.colorimetry.range {
+            Range::Limited => (224.0, 240.0),
+            Range::Full => (255.0, 255.0),
+        }
+    }
+
     /// 8-bit Cb, Cr in the stream's matrix and range.
     pub fn cbcr8(&self, l: f32, a: f32, b: f32) -> [u8; 2] {
         self.quantise_cbcr(self.rgb(l, a, b))
@@ -245,10 +276,7 @@ impl LabToVideo {
         let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
         let cb = (bl - y) / (2.0 * (1.0 - kb));
         let cr = (r - y) / (2.0 * (1.0 - kr));
-        let (scale, max) = match self.colorimetry.range {
-            Range::Limited => (224.0, 240.0),
-            Range::Full => (255.0, 255.0),
-        };
+        let (scale, max) = self.range_scale();
         let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max) as u8;
         [quantise(cb), quantise(cr)]
     }

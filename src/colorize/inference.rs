@@ -17,6 +17,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use sha2::{Digest, Sha256};
 
+use super::color::LabToVideo;
 use super::descriptor::{Descriptor, LocalFeatures};
 
 /// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
@@ -940,6 +941,123 @@ impl TransitionModel {
             )));
         }
         Ok(transition.into_iter().zip(any).collect())
+    }
+}
+
+/// File name of the full-size render graph in the models folder (models/render.py).
+pub const RENDER_FILE: &str = "render.onnx";
+
+/// What the render graph colours a frame from: the frame's L* (`size`), its L* at the working
+/// size (`small`) and the a*, b* predicted there, and how the output stores colour.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderInputs<'a> {
+    pub lightness: &'a [f32],
+    pub size: (usize, usize),
+    pub small_lightness: &'a [f32],
+    pub small: (usize, usize),
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    /// Chroma on the 2x2-subsampled grid (4:2:0), else on the frame's own.
+    pub subsampled: bool,
+    pub convert: &'a LabToVideo,
+}
+
+/// The chain's full-size end as a graph (guided upsampling of a*, b*, conversion to Cb, Cr), so
+/// that a GPU execution provider runs it beside the colorizer instead of the CPU's cores. It
+/// computes what `render::Renderer` computes; the element uses it where `render` asks.
+pub struct RenderModel {
+    session: Session,
+    /// The provider that runs it ("cpu", "cuda", "tensorrt").
+    pub provider: &'static str,
+    /// Why a requested GPU provider was not used, if it was not.
+    pub fallback: Option<String>,
+}
+
+impl RenderModel {
+    /// Loads the graph with `options`' provider; a stream's frames all have one shape.
+    pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        let (session, provider, fallback) = build_session(
+            path,
+            options,
+            Spinning::WithinRuns,
+            Shapes::PerStream,
+            Precision::Default,
+        )?;
+        let port = |name, rank| Port { name, rank };
+        check_ports(
+            path,
+            "render graph",
+            session.inputs(),
+            &[
+                port("lightness", 2),
+                port("small_lightness", 2),
+                port("a", 2),
+                port("b", 2),
+                port("subsampled", 0),
+                port("encode_table", 1),
+                port("cbcr_weights", 2),
+                port("cbcr_max", 0),
+            ],
+        )?;
+        check_ports(path, "render graph", session.outputs(), &[port("cbcr", 3)])?;
+        Ok(RenderModel {
+            session,
+            provider,
+            fallback,
+        })
+    }
+
+    /// Runs the graph and hands `write` the Cb and Cr planes, one after the other, and their
+    /// size.
+    pub fn render(
+        &mut self,
+        inputs: RenderInputs,
+        write: impl FnOnce(&[u8], (usize, usize)),
+    ) -> Result<(), InferenceError> {
+        let RenderInputs {
+            lightness,
+            size: (width, height),
+            small_lightness,
+            small: (sw, sh),
+            a,
+            b,
+            subsampled,
+            convert,
+        } = inputs;
+        let (weights, max) = convert.cbcr_weights();
+        let subsampled = [subsampled];
+        let max = [max];
+        let outputs = subnormals_flushed(|| {
+            self.session.run(ort::inputs![
+                "lightness" => TensorRef::from_array_view(([height, width], lightness))?,
+                "small_lightness" => TensorRef::from_array_view(([sh, sw], small_lightness))?,
+                "a" => TensorRef::from_array_view(([sh, sw], a))?,
+                "b" => TensorRef::from_array_view(([sh, sw], b))?,
+                "subsampled" => TensorRef::from_array_view(((), &subsampled[..]))?,
+                "encode_table" => TensorRef::from_array_view(
+                    ([convert.encode_table().len()], convert.encode_table())
+                )?,
+                "cbcr_weights" => TensorRef::from_array_view(([2usize, 3], weights.as_flattened()))?,
+                "cbcr_max" => TensorRef::from_array_view(((), &max[..]))?,
+            ])
+        })?;
+        let value = outputs
+            .get("cbcr")
+            .ok_or_else(|| InferenceError("the render graph produced no `cbcr`".into()))?;
+        let (shape, cbcr) = value.try_extract_tensor::<u8>()?;
+        let chroma = if subsampled[0] {
+            (width / 2, height / 2)
+        } else {
+            (width, height)
+        };
+        if shape[..] != [2, chroma.1 as i64, chroma.0 as i64] {
+            return Err(InferenceError(format!(
+                "the render graph returned `cbcr` of shape {shape:?}, expected [2, {}, {}]",
+                chroma.1, chroma.0
+            )));
+        }
+        write(cbcr, chroma);
+        Ok(())
     }
 }
 

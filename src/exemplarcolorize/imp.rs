@@ -15,7 +15,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{BelowMinScore, ColourInput, ExecutionProvider, Mode, Overlap, ReferenceChanged};
+use super::{
+    BelowMinScore, ColourInput, ExecutionProvider, Mode, Overlap, ReferenceChanged, Render,
+};
 use crate::colorize::chain::{
     ChainSettings, FrameChain, Lightness, Target, WorkingColour, WorkingSize,
 };
@@ -25,7 +27,9 @@ use crate::colorize::choice::{
 use crate::colorize::color::{self, Colorimetry, LabToVideo};
 use crate::colorize::colour_input::{self, Component, DEFAULT_COLOUR_THRESHOLD};
 use crate::colorize::index::{self, Index};
-use crate::colorize::inference::{self, EncodedReference, Models, SessionOptions};
+use crate::colorize::inference::{
+    self, EncodedReference, Models, Provider, RenderModel, SessionOptions,
+};
 use crate::colorize::library::{self, Photo};
 use crate::colorize::plan::{Plan, PlannedReference, PlannedScene};
 use crate::colorize::render::{self, OutputLayout, OutputPlanes, Plane};
@@ -84,6 +88,7 @@ struct Settings {
     mode: Mode,
     plan_location: Option<String>,
     overlap: Overlap,
+    render: Render,
 }
 
 impl Settings {
@@ -136,6 +141,7 @@ impl Default for Settings {
             mode: Mode::Colorize,
             plan_location: None,
             overlap: Overlap::Auto,
+            render: Render::Auto,
         }
     }
 }
@@ -1394,6 +1400,113 @@ impl ExemplarColorize {
         }
     }
 
+    /// Loads the render graph onto the models' execution provider when `render` asks for it
+    /// (`auto`: when the models run on a GPU; a graph the GPU would not take is not used there,
+    /// the CPU's cores being faster at this work than the graph on them).
+    fn load_render_graph(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let provider = lock(&self.models)
+            .as_ref()
+            .map_or(inference::CPU_PROVIDER, |loaded| loaded.models.provider);
+        let wanted = match settings.render {
+            Render::Cpu => false,
+            Render::ExecutionProvider => true,
+            Render::Auto => provider != inference::CPU_PROVIDER,
+        };
+        if !wanted {
+            gst::info!(
+                CAT,
+                imp = self,
+                "render={:?} with the models on {provider}: full-size work on the CPU's cores",
+                settings.render
+            );
+            return Ok(());
+        }
+        let (_, colorizer, _) = Self::model_paths(&settings)
+            .map_err(|msg| gst::error_msg!(gst::ResourceError::NotFound, ("{}", msg)))?;
+        let path = colorizer
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(inference::RENDER_FILE);
+        if settings.render == Render::Auto && !path.is_file() {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::NotFound,
+                (
+                    "No render graph {} beside the colorizer: frames are written on the CPU. \
+                     Run `bash scripts/setup.sh` to build it",
+                    path.display()
+                )
+            );
+            return Ok(());
+        }
+        let options = SessionOptions {
+            provider: match provider {
+                "cuda" => Provider::Cuda,
+                "tensorrt" => Provider::TensorRt,
+                _ => Provider::Cpu,
+            },
+            device_id: settings.models.device_id,
+            strict: settings.models.strict_provider,
+            threads: settings.models.threads as usize,
+        };
+        let graph = RenderModel::load(&path, &options).map_err(|err| {
+            gst::error_msg!(
+                gst::LibraryError::Init,
+                (
+                    "Cannot load the render graph (render={:?}): {}",
+                    settings.render,
+                    err
+                )
+            )
+        })?;
+        if let Some(why) = &graph.fallback {
+            if settings.render == Render::Auto {
+                gst::element_imp_warning!(
+                    self,
+                    gst::LibraryError::Settings,
+                    (
+                        "The render graph cannot run on {}, frames are written on the CPU: {}",
+                        provider,
+                        why
+                    )
+                );
+                return Ok(());
+            }
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                (
+                    "The render graph runs on the CPU instead of {}: {}",
+                    provider,
+                    why
+                )
+            );
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "render={:?}: frames written by {} on {}",
+            settings.render,
+            path.display(),
+            graph.provider
+        );
+        lock(&self.state).chain.full.graph = Some(graph);
+        Ok(())
+    }
+
+    /// Reports that the render graph failed: the CPU wrote the frame, and writes the rest.
+    fn render_graph_failed(&self, err: &inference::InferenceError) {
+        gst::element_imp_warning!(
+            self,
+            gst::LibraryError::Failed,
+            (
+                "The render graph failed, frames are written on the CPU from now on: {}",
+                err
+            )
+        );
+    }
+
     /// Starts the overlap's worker when `overlap` asks for it (`auto`: when the models run on
     /// a GPU).
     fn start_overlapping(&self) -> Result<(), gst::ErrorMessage> {
@@ -1619,7 +1732,7 @@ impl ExemplarColorize {
         let written = self.write_output(&frame.input, in_info, out_info, |inframe, outframe| {
             let luma = luma_plane(inframe)?;
             let mut planes = output_planes(outframe, frame.layout, luma, &frame.luma_map);
-            chain.full.render(
+            let failure = chain.full.render(
                 Lightness {
                     data: &frame.lightness,
                     width: luma.width,
@@ -1632,6 +1745,9 @@ impl ExemplarColorize {
                     planes: &mut planes,
                 },
             );
+            if let Some(err) = failure {
+                self.render_graph_failed(&err);
+            }
             Ok(())
         });
         let render = started.elapsed();
@@ -2269,6 +2385,18 @@ impl ObjectImpl for ExemplarColorize {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("render", Render::Auto)
+                    .nick("Render on")
+                    .blurb(
+                        "Where each frame's full-size work runs, the guided upsampling of its \
+                         chroma and the writing of its colour planes: the CPU's cores, or the \
+                         render.onnx graph of the models folder on the models' execution \
+                         provider, which then takes the frame's lightness and gives back its \
+                         Cb, Cr planes. Both write the same colours (within one code value). \
+                         Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -2317,6 +2445,7 @@ impl ObjectImpl for ExemplarColorize {
             "fallback-reference" => settings.fallback_reference = string(),
             "mode" => settings.mode = value.get().unwrap_or(Mode::Colorize),
             "overlap" => settings.overlap = value.get().unwrap_or(Overlap::Auto),
+            "render" => settings.render = value.get().unwrap_or(Render::Auto),
             "plan-location" => settings.plan_location = string(),
             "colour-input" => {
                 settings.colour_input = value.get().unwrap_or(ColourInput::PassThrough)
@@ -2364,6 +2493,7 @@ impl ObjectImpl for ExemplarColorize {
             "fallback-reference" => settings.fallback_reference.to_value(),
             "mode" => settings.mode.to_value(),
             "overlap" => settings.overlap.to_value(),
+            "render" => settings.render.to_value(),
             "plan-location" => settings.plan_location.to_value(),
             "colour-input" => settings.colour_input.to_value(),
             "colour-threshold" => settings.colour_threshold.to_value(),
@@ -2450,6 +2580,7 @@ impl BaseTransformImpl for ExemplarColorize {
         self.interrupt_waits(false);
         // Model properties changed in READY take effect here.
         self.load_models()?;
+        self.load_render_graph()?;
         self.start_overlapping()?;
         if self.prepare_plan()? {
             return Ok(());
@@ -2744,6 +2875,9 @@ impl VideoFilterImpl for ExemplarColorize {
             state.lightness = lightness;
         }
         let times = coloured?.map_err(|err| self.colorizing_failed(&err.to_string()))?;
+        if let Some(err) = &times.render_failure {
+            self.render_graph_failed(err);
+        }
         let (sw, sh) = times.working_size;
         gst::log!(
             CAT,

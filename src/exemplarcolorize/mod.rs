@@ -63,6 +63,33 @@ pub enum Overlap {
     On = 2,
 }
 
+/// Where the full-size work of a frame runs: the guided upsampling of its chroma and the
+/// writing of its colour planes.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstExemplarRender")]
+pub enum Render {
+    #[enum_value(
+        name = "Auto: on the execution provider when the models run on a GPU, so that only the \
+                frame's lightness goes to it and the colour planes come back; on the CPU's \
+                cores otherwise, where the element's own code is faster",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(
+        name = "CPU: the element's code, in bands of rows on the cores",
+        nick = "cpu"
+    )]
+    Cpu = 1,
+    #[enum_value(
+        name = "Execution provider: the render.onnx graph of the models folder, run by the \
+                models' provider (YUV output whose chroma grid is at least the working size; \
+                other frames on the CPU)",
+        nick = "execution-provider"
+    )]
+    ExecutionProvider = 2,
+}
+
 /// What a scene gets when even its best reference scores below `min-score`.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -239,6 +266,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ColourInput::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     Overlap::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Render::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "exemplarcolorize",
