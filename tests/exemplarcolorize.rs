@@ -12,7 +12,7 @@ use gst_check::Harness;
 use gstexemplar::colorize::index::Index;
 use gstexemplar::colorize::library;
 use gstexemplar::colorize::plan::Plan;
-use gstexemplar::exemplarcolorize::{ColourInput, Overlap, ReferenceChanged};
+use gstexemplar::exemplarcolorize::{ColourInput, Overlap, ReferenceChanged, Render};
 use gstexemplar::scene_change::{SceneChange, SceneChangeKind};
 
 mod common;
@@ -1906,4 +1906,143 @@ fn overlap_adds_a_frame_to_the_latency_and_a_flush_drops_the_frame_it_holds() {
         [1000],
         "the frame held at the flush (40 ms) is dropped"
     );
+}
+
+/// The frames of a 1280x720 clip of moving bars and gradients (grey, in `format`) coloured
+/// from one photo with `properties`, and the warnings and errors posted.
+fn coloured_720p(
+    format: &str,
+    properties: &[(&str, gst::glib::Value)],
+) -> (Vec<Vec<u8>>, Vec<String>) {
+    let (media, _) = media();
+    let (width, height) = (1280, 720);
+    let caps = format!("video/x-raw,format=I420,width={width},height={height},framerate=25/1");
+    let out_caps =
+        format!("video/x-raw,format={format},width={width},height={height},framerate=25/1");
+    let (mut h, bus) = photo_harness(&media.join("refs/china.jpg"), properties, &caps, &out_caps);
+    let mut frames = Vec::new();
+    for i in 0..4usize {
+        let mut data: Vec<u8> = (0..width * height)
+            .map(|p| {
+                let (x, y) = (p % width, p / width);
+                let bar = if (x + 23 * i) / 61 % 2 == 0 { 60 } else { 0 };
+                (30 + y / 6 + bar) as u8
+            })
+            .collect();
+        data.extend(std::iter::repeat_n(128u8, width * height / 2));
+        let mut buffer = gst::Buffer::from_mut_slice(data);
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
+        assert_eq!(h.push(buffer), Ok(gst::FlowSuccess::Ok));
+        frames.extend(std::iter::from_fn(|| h.try_pull()));
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    frames.extend(std::iter::from_fn(|| h.try_pull()));
+    let posted: Vec<gst::Message> = std::iter::from_fn(|| bus.pop()).collect();
+    let mut problems = warnings(&posted);
+    problems.extend(errors(&posted));
+    let frames = frames
+        .iter()
+        .map(|f| f.map_readable().unwrap().to_vec())
+        .collect();
+    (frames, problems)
+}
+
+#[test]
+fn the_render_graph_writes_the_cpus_colours_and_leaves_luma_alone() {
+    init();
+    // The element's log says which writer it chose: equal colours alone would not show that
+    // the graph wrote them.
+    let chosen = Arc::new(Mutex::new(Vec::new()));
+    let store = chosen.clone();
+    gst::log::set_threshold_for_name("exemplarcolorize", gst::DebugLevel::Info);
+    let logger = gst::log::add_log_function(move |category, _, _, _, _, _, message| {
+        let text = message.get().map(|m| m.to_string()).unwrap_or_default();
+        if category.name() == "exemplarcolorize" && text.starts_with("render=") {
+            store.lock().unwrap().push(text);
+        }
+    });
+    let render = |value: Render| ("render", value.to_value());
+    let (on_cpu, problems) = coloured_720p("I420", &[render(Render::Cpu)]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(on_cpu.len(), 4);
+    let luma = 1280 * 720;
+    for overlap in [Overlap::Off, Overlap::On] {
+        let (by_graph, problems) = coloured_720p(
+            "I420",
+            &[
+                render(Render::ExecutionProvider),
+                ("overlap", overlap.to_value()),
+            ],
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(by_graph.len(), on_cpu.len());
+        for (cpu, graph) in on_cpu.iter().zip(&by_graph) {
+            assert!(cpu[..luma] == graph[..luma], "luma changed");
+            let chroma: Vec<u8> = cpu[luma..]
+                .iter()
+                .zip(&graph[luma..])
+                .map(|(c, g)| c.abs_diff(*g))
+                .collect();
+            let differing = chroma.iter().filter(|&&d| d > 0).count();
+            assert!(chroma.iter().all(|&d| d <= 1), "{overlap:?}");
+            assert!(
+                differing * 10_000 <= chroma.len(),
+                "{overlap:?}: {differing}"
+            );
+            // Coloured, not neutral: a graph that wrote grey would not pass as the CPU's.
+            assert!(cpu[luma..].iter().filter(|&&v| v != 128).count() > chroma.len() / 2);
+        }
+    }
+    // RGB output is the CPU's work whatever `render` says: the same bytes.
+    let (rgb_cpu, _) = coloured_720p("RGB", &[render(Render::Cpu)]);
+    let (rgb_graph, problems) = coloured_720p("RGB", &[render(Render::ExecutionProvider)]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(rgb_cpu == rgb_graph);
+    gst::log::remove_log_function(logger);
+    gst::log::unset_threshold_for_name("exemplarcolorize");
+    let chosen = chosen.lock().unwrap();
+    let on = |writer: &str| chosen.iter().filter(|m| m.contains(writer)).count();
+    // (Other tests running beside this one log their own choices.)
+    assert_eq!(
+        on("render=Cpu with the models on cpu: full-size work on the CPU's cores"),
+        2,
+        "{chosen:?}"
+    );
+    assert_eq!(
+        on("render=ExecutionProvider: frames written by"),
+        3,
+        "{chosen:?}"
+    );
+    assert!(
+        chosen.iter().any(|m| m.ends_with("render.onnx on cpu")),
+        "{chosen:?}"
+    );
+}
+
+#[test]
+fn a_render_graph_asked_for_but_missing_is_an_error_naming_it() {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("generated/models");
+    let dir = temp_dir("no-render-graph");
+    for file in ["colorizer.onnx", "colorizer_reference.onnx"] {
+        std::fs::copy(models.join(file), dir.join(file)).unwrap();
+    }
+    let refs = copy_refs("no-render-graph-refs");
+    let colorizer = format!("colorizer-model={}", dir.join("colorizer.onnx").display());
+    let messages = start_once(&refs, &format!("{colorizer} render=execution-provider"));
+    let missing = dir.join("render.onnx");
+    assert!(
+        mentions(
+            &errors(&messages),
+            &["render graph", missing.to_str().unwrap(), "does not exist"]
+        ),
+        "{:?}",
+        errors(&messages)
+    );
+    // On a CPU `auto` never needs it.
+    let messages = start_once(&refs, &format!("{colorizer} render=auto"));
+    assert!(has_eos(&messages), "{:?}", errors(&messages));
+    assert!(warnings(&messages).is_empty(), "{:?}", warnings(&messages));
 }
