@@ -287,7 +287,8 @@ enum Precision {
     /// outputs are looked at, not compared.
     Default,
     /// Float32 throughout: the transition model, whose probabilities meet thresholds chosen
-    /// on the CPU's float32 results.
+    /// on the CPU's float32 results, and the render graph, whose colours are the CPU
+    /// renderer's to within a rounding.
     Float32,
 }
 
@@ -974,14 +975,15 @@ pub struct RenderModel {
 }
 
 impl RenderModel {
-    /// Loads the graph with `options`' provider; a stream's frames all have one shape.
+    /// Loads the graph with `options`' provider, in float32 on a GPU too; a stream's frames
+    /// all have one shape.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
         let (session, provider, fallback) = build_session(
             path,
             options,
             Spinning::WithinRuns,
             Shapes::PerStream,
-            Precision::Default,
+            Precision::Float32,
         )?;
         let port = |name, rank| Port { name, rank };
         check_ports(
