@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::color::LabToVideo;
 use super::fusion;
-use super::inference::{InferenceError, Prediction, RenderInputs, RenderModel};
+use super::inference::{InferenceError, Prediction, RenderModel};
 use super::render::{self, Colouring, OutputLayout, OutputPlanes, Renderer};
 use super::resample::Resampler;
 use super::temporal;
@@ -117,24 +117,21 @@ impl FullSize {
         working: &WorkingColour,
         target: Target,
     ) -> Option<InferenceError> {
-        let size = (frame.width, frame.height);
+        let colouring = Colouring {
+            lightness: frame.data,
+            size: (frame.width, frame.height),
+            small_lightness: &working.lightness,
+            small: working.size,
+            a: &working.a,
+            b: &working.b,
+        };
         if let (Some(graph), Some(subsampled)) = (
             &mut self.graph,
-            graph_chroma(target.layout, size, working.size),
+            graph_chroma(target.layout, colouring.size, working.size),
         ) {
-            let inputs = RenderInputs {
-                lightness: frame.data,
-                size,
-                small_lightness: &working.lightness,
-                small: working.size,
-                a: &working.a,
-                b: &working.b,
-                subsampled,
-                convert: target.convert,
-            };
             let layout = target.layout;
             let planes = &mut *target.planes;
-            match graph.render(inputs, |cbcr, (cw, ch)| {
+            match graph.render(colouring, subsampled, target.convert, |cbcr, (cw, ch)| {
                 let (cb, cr) = cbcr.split_at(cw * ch);
                 render::write_cbcr(layout, (cw, ch), planes, |x, y| {
                     [cb[y * cw + x], cr[y * cw + x]]
@@ -143,26 +140,19 @@ impl FullSize {
                 Ok(()) => return None,
                 Err(err) => {
                     self.graph = None;
-                    self.write_on_cpu(frame, working, target);
+                    self.write_on_cpu(colouring, target);
                     return Some(err);
                 }
             }
         }
-        self.write_on_cpu(frame, working, target);
+        self.write_on_cpu(colouring, target);
         None
     }
 
-    fn write_on_cpu(&mut self, frame: Lightness, working: &WorkingColour, target: Target) {
+    fn write_on_cpu(&mut self, colouring: Colouring, target: Target) {
         self.renderer.write_colour(
             target.layout,
-            Colouring {
-                lightness: frame.data,
-                size: (frame.width, frame.height),
-                small_lightness: &working.lightness,
-                small: working.size,
-                a: &working.a,
-                b: &working.b,
-            },
+            colouring,
             UPSAMPLE_RADIUS,
             target.convert,
             target.planes,

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::color::LabToVideo;
 use super::descriptor::{Descriptor, LocalFeatures};
+use super::render::Colouring;
 
 /// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
 const INSTALLED_DATADIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_DATADIR");
@@ -518,6 +519,21 @@ fn check_ports(
     Ok(())
 }
 
+/// `build_session` for a graph whose inputs and outputs must fit `ports` (inputs, outputs), the
+/// contract of a `kind` of model.
+fn build_checked_session(
+    path: &Path,
+    options: &SessionOptions,
+    (spinning, shapes, precision): (Spinning, Shapes, Precision),
+    kind: &str,
+    [inputs, outputs]: [&[Port]; 2],
+) -> Result<(Session, &'static str, Option<String>), InferenceError> {
+    let built = build_session(path, options, spinning, shapes, precision)?;
+    check_ports(path, kind, built.0.inputs(), inputs)?;
+    check_ports(path, kind, built.0.outputs(), outputs)?;
+    Ok(built)
+}
+
 /// The three graphs, ready to run. `run` needs `&mut`, so the element owns one `Models`.
 pub struct Models {
     encoder: Session,
@@ -885,35 +901,15 @@ impl TransitionModel {
     /// stream, so cuDNN picks its algorithms without timing them, and it computes in float32
     /// on a GPU too.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
-        let (session, provider, fallback) = build_session(
+        let port = |name, rank| Port { name, rank };
+        let (session, provider, fallback) = build_checked_session(
             path,
             options,
-            Spinning::Never,
-            Shapes::PerPhoto,
-            Precision::Float32,
-        )?;
-        check_ports(
-            path,
+            (Spinning::Never, Shapes::PerPhoto, Precision::Float32),
             "transition model",
-            session.inputs(),
-            &[Port {
-                name: "frames",
-                rank: 5,
-            }],
-        )?;
-        check_ports(
-            path,
-            "transition model",
-            session.outputs(),
-            &[
-                Port {
-                    name: "transition",
-                    rank: 2,
-                },
-                Port {
-                    name: "transition_any",
-                    rank: 2,
-                },
+            [
+                &[port("frames", 5)],
+                &[port("transition", 2), port("transition_any", 2)],
             ],
         )?;
         Ok(TransitionModel {
@@ -948,21 +944,6 @@ impl TransitionModel {
 /// File name of the full-size render graph in the models folder (models/render.py).
 pub const RENDER_FILE: &str = "render.onnx";
 
-/// What the render graph colours a frame from: the frame's L* (`size`), its L* at the working
-/// size (`small`) and the a*, b* predicted there, and how the output stores colour.
-#[derive(Debug, Clone, Copy)]
-pub struct RenderInputs<'a> {
-    pub lightness: &'a [f32],
-    pub size: (usize, usize),
-    pub small_lightness: &'a [f32],
-    pub small: (usize, usize),
-    pub a: &'a [f32],
-    pub b: &'a [f32],
-    /// Chroma on the 2x2-subsampled grid (4:2:0), else on the frame's own.
-    pub subsampled: bool,
-    pub convert: &'a LabToVideo,
-}
-
 /// The chain's full-size end as a graph (guided upsampling of a*, b*, conversion to Cb, Cr), so
 /// that a GPU execution provider runs it beside the colorizer instead of the CPU's cores. It
 /// computes what `render::Renderer` computes; the element uses it where `render` asks.
@@ -978,30 +959,26 @@ impl RenderModel {
     /// Loads the graph with `options`' provider, in float32 on a GPU too; a stream's frames
     /// all have one shape.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
-        let (session, provider, fallback) = build_session(
+        let port = |name, rank| Port { name, rank };
+        let (session, provider, fallback) = build_checked_session(
             path,
             options,
-            Spinning::WithinRuns,
-            Shapes::PerStream,
-            Precision::Float32,
-        )?;
-        let port = |name, rank| Port { name, rank };
-        check_ports(
-            path,
+            (Spinning::WithinRuns, Shapes::PerStream, Precision::Float32),
             "render graph",
-            session.inputs(),
-            &[
-                port("lightness", 2),
-                port("small_lightness", 2),
-                port("a", 2),
-                port("b", 2),
-                port("subsampled", 0),
-                port("encode_table", 1),
-                port("cbcr_weights", 2),
-                port("cbcr_max", 0),
+            [
+                &[
+                    port("lightness", 2),
+                    port("small_lightness", 2),
+                    port("a", 2),
+                    port("b", 2),
+                    port("subsampled", 0),
+                    port("encode_table", 1),
+                    port("cbcr_weights", 2),
+                    port("cbcr_max", 0),
+                ],
+                &[port("cbcr", 3)],
             ],
         )?;
-        check_ports(path, "render graph", session.outputs(), &[port("cbcr", 3)])?;
         Ok(RenderModel {
             session,
             provider,
@@ -1009,23 +986,24 @@ impl RenderModel {
         })
     }
 
-    /// Runs the graph and hands `write` the Cb and Cr planes, one after the other, and their
-    /// size.
+    /// Runs the graph on `colouring` for chroma on the 2x2-subsampled grid (4:2:0) or on the
+    /// frame's own, in `convert`'s colorimetry, and hands `write` the Cb and Cr planes, one
+    /// after the other, and their size.
     pub fn render(
         &mut self,
-        inputs: RenderInputs,
+        colouring: Colouring,
+        subsampled: bool,
+        convert: &LabToVideo,
         write: impl FnOnce(&[u8], (usize, usize)),
     ) -> Result<(), InferenceError> {
-        let RenderInputs {
+        let Colouring {
             lightness,
             size: (width, height),
             small_lightness,
             small: (sw, sh),
             a,
             b,
-            subsampled,
-            convert,
-        } = inputs;
+        } = colouring;
         let (weights, max) = convert.cbcr_weights();
         let subsampled = [subsampled];
         let max = [max];
