@@ -149,7 +149,7 @@ impl Colorimetry {
 pub struct LabToVideo {
     colorimetry: Colorimetry,
     /// Transfer encoding of linear light sampled at `ENCODE_STEPS + 1` points.
-    encode_table: Vec<f32>,
+    encode_table: Box<[f32; ENCODE_STEPS + 1]>,
 }
 
 const ENCODE_STEPS: usize = 4096;
@@ -166,9 +166,10 @@ const XYZ_TO_RGB: [[f32; 3]; 3] = [
 
 impl LabToVideo {
     pub fn new(colorimetry: Colorimetry) -> Self {
-        let encode_table = (0..=ENCODE_STEPS)
-            .map(|i| colorimetry.transfer.encode(i as f32 / ENCODE_STEPS as f32))
-            .collect();
+        let mut encode_table = Box::new([0.0; ENCODE_STEPS + 1]);
+        for (i, value) in encode_table.iter_mut().enumerate() {
+            *value = colorimetry.transfer.encode(i as f32 / ENCODE_STEPS as f32);
+        }
         LabToVideo {
             colorimetry,
             encode_table,
@@ -192,7 +193,8 @@ impl LabToVideo {
 
     #[inline(always)]
     fn encode_at(&self, index: i32, fraction: f32) -> f32 {
-        let index = index as usize;
+        // Always 0..=4095 already; the bound lets the look-ups go without checks.
+        let index = (index as u32 as usize).min(ENCODE_STEPS - 1);
         self.encode_table[index] * (1.0 - fraction) + self.encode_table[index + 1] * fraction
     }
 
@@ -237,7 +239,7 @@ impl LabToVideo {
     /// The transfer function's encoding at `0, 1/4096, …, 1`, which the conversion interpolates
     /// linearly.
     pub fn encode_table(&self) -> &[f32] {
-        &self.encode_table
+        &self.encode_table[..]
     }
 
     /// Cb, Cr in code values about 0 (before the offset of 128) as weights of R', G', B', and
@@ -270,6 +272,28 @@ impl LabToVideo {
         self.quantise_cbcr(self.rgb(l, a, b))
     }
 
+    /// `quantise_cbcr` of a block of pixels into `out` (Cb, Cr, 0), the same operations in
+    /// loops over the block, which vectorise.
+    #[inline(always)]
+    fn quantise_cbcr_block<const N: usize>(&self, encoded: &[[f32; 3]; N], out: &mut [[u8; 3]]) {
+        let (kr, kb) = self.colorimetry.matrix.kr_kb();
+        let (scale, max) = self.range_scale();
+        let (cb_divisor, cr_divisor) = (2.0 * (1.0 - kb), 2.0 * (1.0 - kr));
+        let mut cbcr = [[0.0f32; 2]; N];
+        for (&[r, g, bl], cbcr) in encoded.iter().zip(cbcr.iter_mut()) {
+            let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
+            let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max);
+            *cbcr = [
+                quantise((bl - y) / cb_divisor),
+                quantise((r - y) / cr_divisor),
+            ];
+        }
+        // Within 0..=255 already: through `i32` the conversion vectorises.
+        for (&[cb, cr], out) in cbcr.iter().zip(out) {
+            *out = [cb as i32 as u8, cr as i32 as u8, 0];
+        }
+    }
+
     #[inline(always)]
     fn quantise_cbcr(&self, [r, g, bl]: [f32; 3]) -> [u8; 2] {
         let (kr, kb) = self.colorimetry.matrix.kr_kb();
@@ -285,6 +309,24 @@ impl LabToVideo {
     /// Cr and 0, exactly as `rgb8` and `cbcr8` give them, in blocks whose arithmetic
     /// vectorises.
     pub fn row(&self, rgb: bool, l: &[f32], a: &[f32], b: &[f32], out: &mut [[u8; 3]]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor supports AVX2, checked just above.
+                return unsafe { self.row_avx2(rgb, l, a, b, out) };
+            }
+        }
+        self.row_portable(rgb, l, a, b, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn row_avx2(&self, rgb: bool, l: &[f32], a: &[f32], b: &[f32], out: &mut [[u8; 3]]) {
+        self.row_portable(rgb, l, a, b, out)
+    }
+
+    #[inline(always)]
+    fn row_portable(&self, rgb: bool, l: &[f32], a: &[f32], b: &[f32], out: &mut [[u8; 3]]) {
         const BLOCK: usize = 32;
         let video = |encoded: [f32; 3]| {
             if rgb {
@@ -325,8 +367,12 @@ impl LabToVideo {
             {
                 *encoded = self.encode_at(index, fraction);
             }
-            for (&encoded, out) in encoded.iter().zip(out) {
-                *out = video(encoded);
+            if rgb {
+                for (&encoded, out) in encoded.iter().zip(out) {
+                    *out = Self::quantise_rgb(encoded);
+                }
+            } else {
+                self.quantise_cbcr_block(&encoded, out);
             }
         }
         for (((&l, &a), &b), out) in l[done..]
