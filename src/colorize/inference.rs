@@ -238,8 +238,21 @@ pub enum Provider {
 
 /// The name a session reports when the CPU runs it (a GPU provider's when one does).
 pub const CPU_PROVIDER: &str = "cpu";
+/// The names a session reports when CUDA or TensorRT runs it.
+pub const CUDA_PROVIDER: &str = "cuda";
+pub const TENSORRT_PROVIDER: &str = "tensorrt";
 
 impl Provider {
+    /// The provider a session reported by name: what another graph asks for to run where
+    /// that session runs.
+    pub fn running(name: &str) -> Provider {
+        match name {
+            CUDA_PROVIDER => Provider::Cuda,
+            TENSORRT_PROVIDER => Provider::TensorRt,
+            _ => Provider::Cpu,
+        }
+    }
+
     /// Whether sessions asked for this provider may run on a GPU: never in a build without a
     /// GPU provider.
     pub fn may_use_gpu(self) -> bool {
@@ -400,7 +413,7 @@ fn register_provider(
         Provider::Cpu => None,
         #[cfg(feature = "cuda")]
         Provider::Auto | Provider::Cuda => Some((
-            "cuda",
+            CUDA_PROVIDER,
             ort::ep::CUDA::default()
                 .with_device_id(options.device_id)
                 .with_conv_algorithm_search(match shapes {
@@ -413,7 +426,7 @@ fn register_provider(
         )),
         #[cfg(feature = "tensorrt")]
         Provider::TensorRt => Some((
-            "tensorrt",
+            TENSORRT_PROVIDER,
             ort::ep::TensorRT::default()
                 .with_device_id(options.device_id)
                 .build()
@@ -1044,6 +1057,13 @@ impl RenderModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_graph_asks_for_the_provider_the_first_one_reported() {
+        assert_eq!(Provider::running(CUDA_PROVIDER), Provider::Cuda);
+        assert_eq!(Provider::running(TENSORRT_PROVIDER), Provider::TensorRt);
+        assert_eq!(Provider::running(CPU_PROVIDER), Provider::Cpu);
+    }
 
     #[test]
     fn the_colorizer_computes_the_confidence_only_when_asked_and_colours_alike_either_way() {

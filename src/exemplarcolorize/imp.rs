@@ -1441,11 +1441,7 @@ impl ExemplarColorize {
             return Ok(());
         }
         let options = SessionOptions {
-            provider: match provider {
-                "cuda" => Provider::Cuda,
-                "tensorrt" => Provider::TensorRt,
-                _ => Provider::Cpu,
-            },
+            provider: Provider::running(provider),
             device_id: settings.models.device_id,
             strict: settings.models.strict_provider,
             threads: settings.models.threads as usize,
