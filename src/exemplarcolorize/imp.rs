@@ -350,6 +350,9 @@ struct State {
     overlapped: bool,
     /// The overlap's worker and frames; taken out by the streaming thread while it works.
     overlapping: Option<Overlapping>,
+    /// Who writes the frames (`render`, decided at start; back to the CPU if the graph fails),
+    /// read by `active-render`.
+    rendering: Render,
 }
 
 impl State {
@@ -388,6 +391,7 @@ impl Default for State {
             planned: Vec::new(),
             overlapped: false,
             overlapping: None,
+            rendering: Render::Cpu,
         }
     }
 }
@@ -1487,12 +1491,15 @@ impl ExemplarColorize {
             path.display(),
             graph.provider
         );
-        lock(&self.state).chain.full.graph = Some(graph);
+        let mut state = lock(&self.state);
+        state.chain.full.graph = Some(graph);
+        state.rendering = Render::ExecutionProvider;
         Ok(())
     }
 
     /// Reports that the render graph failed: the CPU wrote the frame, and writes the rest.
     fn render_graph_failed(&self, err: &inference::InferenceError) {
+        lock(&self.state).rendering = Render::Cpu;
         gst::element_imp_warning!(
             self,
             gst::LibraryError::Failed,
@@ -2393,6 +2400,17 @@ impl ObjectImpl for ExemplarColorize {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("active-render", Render::Cpu)
+                    .nick("Active render")
+                    .blurb(
+                        "Whether the render graph writes the frames now: execution-provider \
+                         while it is loaded for the frames it takes (YUV output whose chroma \
+                         grid is at least the working size), cpu when the element's own code \
+                         writes them all (what render chose at start; cpu again if the graph \
+                         failed)",
+                    )
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt::builder("processing-latency")
                     .nick("Processing latency")
                     .blurb(
@@ -2466,6 +2484,10 @@ impl ObjectImpl for ExemplarColorize {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        // Stream state, read without the settings' lock held.
+        if pspec.name() == "active-render" {
+            return lock(&self.state).rendering.to_value();
+        }
         let settings = lock(&self.settings);
         match pspec.name() {
             "refs" => settings.refs.to_value(),
