@@ -290,24 +290,69 @@ pub fn on_threads<T: Send>(items: impl IntoIterator<Item = T>, work: impl Fn(T) 
 struct BoxScratch {
     horizontal: Vec<f32>,
     sums: Vec<f64>,
+    /// A block of rows' sliding sums, and how many samples each column's window holds.
+    row_sums: Vec<f64>,
+    counts: Vec<f64>,
 }
 
 /// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel), into
 /// `out`.
 fn box_mean(
     src: &[f32],
+    size: (usize, usize),
+    radius: usize,
+    scratch: &mut BoxScratch,
+    out: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { box_mean_avx2(src, size, radius, scratch, out) };
+        }
+    }
+    box_mean_portable(src, size, radius, scratch, out)
+}
+
+/// `box_mean` built for AVX2: the same operations in wider vectors, so the same values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn box_mean_avx2(
+    src: &[f32],
+    size: (usize, usize),
+    radius: usize,
+    scratch: &mut BoxScratch,
+    out: &mut Vec<f32>,
+) {
+    box_mean_portable(src, size, radius, scratch, out)
+}
+
+#[inline(always)]
+fn box_mean_portable(
+    src: &[f32],
     (width, height): (usize, usize),
     radius: usize,
     scratch: &mut BoxScratch,
     out: &mut Vec<f32>,
 ) {
-    let BoxScratch { horizontal, sums } = scratch;
+    let BoxScratch {
+        horizontal,
+        sums,
+        row_sums,
+        counts,
+    } = scratch;
     horizontal.resize(src.len(), 0.0);
     out.resize(src.len(), 0.0);
+    counts.clear();
+    counts.extend(
+        (0..width).map(|x| ((x + radius).min(width - 1) + 1 - x.saturating_sub(radius)) as f64),
+    );
     // Rows four at a time: a row's sliding sum is a chain of dependent additions, and four
-    // independent chains keep the core busy while each waits (the same operations per row, so
-    // the same values).
+    // independent chains keep the core busy while each waits. The divisions by the windows'
+    // counts come after, over whole rows, where they vectorise (the same operations per
+    // sample, so the same values).
     const ROWS: usize = 4;
+    row_sums.resize(ROWS * width, 0.0);
     for (block, out) in src
         .chunks(ROWS * width)
         .zip(horizontal.chunks_mut(ROWS * width))
@@ -321,16 +366,23 @@ fn box_mean(
                 .sum();
         }
         for x in 0..width {
-            let count = ((x + radius).min(width - 1) + 1 - x.saturating_sub(radius)) as f64;
             for (r, sum) in sum.iter_mut().enumerate().take(rows) {
                 let row = &block[r * width..(r + 1) * width];
-                out[r * width + x] = (*sum / count) as f32;
+                row_sums[r * width + x] = *sum;
                 if x + radius + 1 < width {
                     *sum += row[x + radius + 1] as f64;
                 }
                 if x >= radius {
                     *sum -= row[x - radius] as f64;
                 }
+            }
+        }
+        for (out, row_sums) in out
+            .chunks_exact_mut(width)
+            .zip(row_sums.chunks_exact(width))
+        {
+            for ((o, &sum), &count) in out.iter_mut().zip(row_sums).zip(counts.iter()) {
+                *o = (sum / count) as f32;
             }
         }
     }
