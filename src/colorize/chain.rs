@@ -482,8 +482,18 @@ mod tests {
                 OutputLayout::Planar { sub_x: 1, sub_y: 1 },
                 COLORIMETRY,
             ),
+            // Sizes that are no multiple of the working size's: 1000x600 is coloured at
+            // 432x256, and 1282x722's chroma grid has odd sides.
+            (
+                (1000, 600),
+                OutputLayout::Planar { sub_x: 2, sub_y: 2 },
+                full_range_srgb,
+            ),
+            ((1282, 722), OutputLayout::SemiPlanar, COLORIMETRY),
         ];
         for (size, layout, colorimetry) in cases {
+            let small = render::working_size(size.0, size.1, 256);
+            assert!(graph_chroma(layout, size, small).is_some(), "{size:?}");
             let on_cpu = write_textured_frame(&mut FullSize::default(), size, layout, colorimetry);
             let mut full = FullSize {
                 graph: Some(graph()),
