@@ -272,36 +272,35 @@ impl LabToVideo {
         self.quantise_cbcr(self.rgb(l, a, b))
     }
 
-    /// `quantise_cbcr` of a block of pixels into `out` (Cb, Cr, 0), the same operations in
-    /// loops over the block, which vectorise.
+    /// `quantise_cbcr` of a block of pixels into `out` (Cb, Cr, 0): the codes in one loop, the
+    /// bytes in another, both of which vectorise.
     #[inline(always)]
     fn quantise_cbcr_block<const N: usize>(&self, encoded: &[[f32; 3]; N], out: &mut [[u8; 3]]) {
-        let (kr, kb) = self.colorimetry.matrix.kr_kb();
-        let (scale, max) = self.range_scale();
-        let (cb_divisor, cr_divisor) = (2.0 * (1.0 - kb), 2.0 * (1.0 - kr));
-        let mut cbcr = [[0.0f32; 2]; N];
-        for (&[r, g, bl], cbcr) in encoded.iter().zip(cbcr.iter_mut()) {
-            let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
-            let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max);
-            *cbcr = [
-                quantise((bl - y) / cb_divisor),
-                quantise((r - y) / cr_divisor),
-            ];
+        let mut codes = [[0.0f32; 2]; N];
+        for (&encoded, codes) in encoded.iter().zip(codes.iter_mut()) {
+            *codes = self.cbcr_codes(encoded);
         }
         // Within 0..=255 already: through `i32` the conversion vectorises.
-        for (&[cb, cr], out) in cbcr.iter().zip(out) {
+        for (&[cb, cr], out) in codes.iter().zip(out) {
             *out = [cb as i32 as u8, cr as i32 as u8, 0];
         }
     }
 
     #[inline(always)]
-    fn quantise_cbcr(&self, [r, g, bl]: [f32; 3]) -> [u8; 2] {
+    fn quantise_cbcr(&self, encoded: [f32; 3]) -> [u8; 2] {
+        self.cbcr_codes(encoded).map(|code| code as u8)
+    }
+
+    /// Cb, Cr of an encoded R'G'B' pixel in the stream's matrix and range, rounded and clamped
+    /// but not yet bytes: the one formula of `quantise_cbcr` and `quantise_cbcr_block`.
+    #[inline(always)]
+    fn cbcr_codes(&self, [r, g, bl]: [f32; 3]) -> [f32; 2] {
         let (kr, kb) = self.colorimetry.matrix.kr_kb();
         let y = kr * r + (1.0 - kr - kb) * g + kb * bl;
         let cb = (bl - y) / (2.0 * (1.0 - kb));
         let cr = (r - y) / (2.0 * (1.0 - kr));
         let (scale, max) = self.range_scale();
-        let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max) as u8;
+        let quantise = |c: f32| (128.0 + c * scale + 0.5).clamp(0.0, max);
         [quantise(cb), quantise(cr)]
     }
 
