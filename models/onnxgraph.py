@@ -33,7 +33,9 @@ class Graph:
         return name
 
 
-def make_model(g, name, inputs, outputs, doc):
+def make_model(g, name, inputs, outputs, doc, metadata=None):
+    """`metadata`: string keys and values for the model's `metadata_props` (part of the contract
+    for callers that read them)."""
     graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.initializers)
     model = helper.make_model(
         graph,
@@ -42,6 +44,8 @@ def make_model(g, name, inputs, outputs, doc):
         producer_version="1",
         doc_string=doc,
     )
+    if metadata:
+        helper.set_model_props(model, metadata)
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -82,6 +82,12 @@ class Colorizer:
         self.reference = ort.InferenceSession(str(pathlib.Path(models) / "colorizer_reference.onnx"), options, providers=providers)
         self.colorizer = ort.InferenceSession(str(pathlib.Path(models) / "colorizer.onnx"), options, providers=providers)
         self.short_side = short_side
+        # The guided filter the graph leaves to its caller (models/README.md), as the element
+        # applies it.
+        metadata = self.colorizer.get_modelmeta().custom_metadata_map
+        self.guided_filter = None
+        if "guided_filter_radius" in metadata:
+            self.guided_filter = (int(metadata["guided_filter_radius"]), float(metadata["guided_filter_eps"]))
 
     def encode_reference(self, reference_rgb):
         size = working_size(*reference_rgb.shape[:2], self.short_side)
@@ -105,8 +111,35 @@ class Colorizer:
                 "with_confidence": np.array(with_confidence),
             },
         )
-        ab_full = resize(ab[0].transpose(1, 2, 0), lightness.shape)
+        ab = ab[0]
+        if self.guided_filter:
+            ab = guided_filter(small / 100.0, ab, *self.guided_filter)
+        ab_full = resize(ab.transpose(1, 2, 0), lightness.shape)
         return np.concatenate([lightness[..., None], ab_full], axis=2), confidence
+
+
+def box_mean(x, radius):
+    """Mean over (2r+1)^2 windows clipped at the borders of the last two axes (float64)."""
+
+    def along(x, axis):
+        n = x.shape[axis]
+        sums = np.concatenate([np.zeros_like(np.take(x, [0], axis=axis)), np.cumsum(x, axis=axis)], axis=axis)
+        hi = np.minimum(np.arange(n) + radius + 1, n)
+        lo = np.maximum(np.arange(n) - radius, 0)
+        counts = (hi - lo).reshape((n,) + (1,) * (x.ndim - axis % x.ndim - 1))
+        return (np.take(sums, hi, axis=axis) - np.take(sums, lo, axis=axis)) / counts
+
+    return along(along(np.asarray(x, np.float64), -1), -2)
+
+
+def guided_filter(guide, source, radius, eps):
+    """He et al.'s guided filter: `source` [C, H, W] smoothed along the edges of `guide` [H, W]."""
+    mean_i = box_mean(guide, radius)
+    var_i = box_mean(guide * guide, radius) - mean_i * mean_i
+    mean_p = box_mean(source, radius)
+    a = (box_mean(guide * source, radius) - mean_i * mean_p) / (var_i + eps)
+    b = mean_p - a * mean_i
+    return (box_mean(a, radius) * guide + box_mean(b, radius)).astype(np.float32)
 
 
 def reinhard(lightness, reference_lab):

@@ -129,6 +129,34 @@ def test_colorizer_asked_for_confidence_gives_it_and_the_same_chroma(models):
     assert np.median(confidence) > 0.5
 
 
+def test_colorizer_leaves_its_guided_filter_to_the_caller(models):
+    import onnx
+
+    metadata = {p.key: p.value for p in onnx.load(models / "colorizer.onnx").metadata_props}
+    assert metadata == {"guided_filter_radius": "6", "guided_filter_eps": "0.0001"}
+    assert quality.Colorizer(models).guided_filter == (6, 1e-4)
+
+
+def test_guided_filter_computes_its_definition():
+    rng = np.random.default_rng(5)
+    guide = np.where(np.arange(11)[None, :] < 5, 0.2, 0.8) + 0.05 * rng.random((9, 11))
+    source = rng.normal(0, 30, (2, 9, 11))
+    radius, eps = 2, 1e-3
+
+    def mean(plane):  # every clipped window summed anew
+        out = np.zeros(plane.shape)
+        for y in range(plane.shape[-2]):
+            for x in range(plane.shape[-1]):
+                window = plane[..., max(y - radius, 0) : y + radius + 1, max(x - radius, 0) : x + radius + 1]
+                out[..., y, x] = window.mean(axis=(-2, -1))
+        return out
+
+    mean_i, mean_p = mean(guide), mean(source)
+    a = (mean(guide * source) - mean_i * mean_p) / (mean(guide * guide) - mean_i**2 + eps)
+    expected = mean(a) * guide + mean(mean_p - a * mean_i)
+    assert np.abs(quality.guided_filter(guide, source, radius, eps) - expected).max() < 1e-4
+
+
 def test_quality_against_baselines(models):
     rows = quality.evaluate(models)
     text, mean = quality.table(rows)

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::color::LabToVideo;
 use super::descriptor::{Descriptor, LocalFeatures};
 use super::render::Colouring;
+use super::resample::GuidedFilter;
 
 /// Where meson installed the plugin's data, baked in at build time (see tools/cargo_wrapper.py).
 const INSTALLED_DATADIR: Option<&str> = option_env!("EXEMPLAR_INSTALLED_DATADIR");
@@ -559,6 +560,9 @@ pub struct Models {
     /// Whether the colorizer takes `with_confidence` (and skips the confidence's work when not
     /// asked). Optional: a colorizer without it always computes its confidence.
     confidence_switch: bool,
+    /// The guided filter its chroma still needs, when the colorizer's metadata leaves it to
+    /// the caller; none for a colorizer whose chroma comes out finished.
+    guided_filter: Option<GuidedFilter>,
     /// The provider that runs the models ("cpu", "cuda", "tensorrt").
     pub provider: &'static str,
     /// Why a requested GPU provider was not used, if it was not.
@@ -742,6 +746,7 @@ impl Models {
             .inputs()
             .iter()
             .any(|input| input.name() == CONFIDENCE_SWITCH);
+        let guided_filter = guided_filter_left_to_caller(colorizer, &colorizer_session)?;
         Ok(Models {
             encoder_hash: sha256_file(encoder)?,
             encoder: encoder_session,
@@ -750,6 +755,7 @@ impl Models {
             embedding_dimension,
             local_dimension,
             confidence_switch,
+            guided_filter,
             provider,
             fallback,
         })
@@ -876,6 +882,14 @@ impl Models {
         out.a.extend_from_slice(a);
         out.b.clear();
         out.b.extend_from_slice(b);
+        if let Some(filter) = &mut self.guided_filter {
+            // The guide of the colorizer's contract: the frame's L* over 100.
+            filter.apply(
+                lightness.iter().map(|l| l / 100.0),
+                (width, height),
+                [&mut out.a, &mut out.b],
+            );
+        }
         out.confidence.clear();
         if with_confidence {
             let (shape, confidence) = output_view(&outputs, "confidence")?;
@@ -892,6 +906,58 @@ impl Models {
 
 /// The colorizer's optional boolean input that asks for its `confidence` output.
 const CONFIDENCE_SWITCH: &str = "with_confidence";
+
+/// Keys of a colorizer's metadata that leave the guided filter of its `ab` to the caller
+/// (models/README.md): the filter's radius in samples, and its ε.
+pub const GUIDED_FILTER_RADIUS: &str = "guided_filter_radius";
+pub const GUIDED_FILTER_EPS: &str = "guided_filter_eps";
+
+/// The guided filter a colorizer's metadata asks the caller for.
+fn guided_filter_left_to_caller(
+    path: &Path,
+    session: &Session,
+) -> Result<Option<GuidedFilter>, InferenceError> {
+    let metadata = session.metadata()?;
+    let settings = guided_filter_settings(
+        metadata.custom(GUIDED_FILTER_RADIUS),
+        metadata.custom(GUIDED_FILTER_EPS),
+    )
+    .map_err(|what| {
+        InferenceError(format!(
+            "model {}: {what}; a colorizer that leaves the guided filter to the caller says so \
+             with a whole radius of 1 to 64 in `{GUIDED_FILTER_RADIUS}` and a positive ε in \
+             `{GUIDED_FILTER_EPS}` (models/README.md)",
+            path.display()
+        ))
+    })?;
+    Ok(settings.map(|(radius, eps)| GuidedFilter::new(radius, eps)))
+}
+
+/// The guided filter's radius and ε from the values of its two metadata keys: both or neither.
+fn guided_filter_settings(
+    radius: Option<String>,
+    eps: Option<String>,
+) -> Result<Option<(usize, f32)>, String> {
+    match (radius, eps) {
+        (None, None) => Ok(None),
+        (Some(radius), Some(eps)) => {
+            let parsed_radius = radius
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|r| (1..=64).contains(r))
+                .ok_or_else(|| format!("`{GUIDED_FILTER_RADIUS}` is {radius:?}"))?;
+            let parsed_eps = eps
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|e| e.is_finite() && *e > 0.0)
+                .ok_or_else(|| format!("`{GUIDED_FILTER_EPS}` is {eps:?}"))?;
+            Ok(Some((parsed_radius, parsed_eps)))
+        }
+        _ => Err("its metadata has one of the guided filter's keys without the other".into()),
+    }
+}
 
 /// File name of the shot-boundary model in the models folder.
 pub const TRANSITION_MODEL_FILE: &str = "transnetv2.onnx";
@@ -1066,6 +1132,36 @@ mod tests {
     }
 
     #[test]
+    fn a_colorizers_guided_filter_is_read_from_both_metadata_keys_or_neither() {
+        let settings = |radius: Option<&str>, eps: Option<&str>| {
+            guided_filter_settings(radius.map(String::from), eps.map(String::from))
+        };
+        assert_eq!(settings(None, None), Ok(None));
+        assert_eq!(settings(Some("6"), Some("0.0001")), Ok(Some((6, 1e-4))));
+        assert_eq!(settings(Some(" 12 "), Some("1e-3")), Ok(Some((12, 1e-3))));
+        assert_eq!(
+            settings(Some("6"), None),
+            Err("its metadata has one of the guided filter's keys without the other".into())
+        );
+        assert_eq!(
+            settings(Some("0"), Some("0.0001")),
+            Err("`guided_filter_radius` is \"0\"".into())
+        );
+        assert_eq!(
+            settings(Some("65"), Some("0.0001")),
+            Err("`guided_filter_radius` is \"65\"".into())
+        );
+        assert_eq!(
+            settings(Some("6"), Some("-1")),
+            Err("`guided_filter_eps` is \"-1\"".into())
+        );
+        assert_eq!(
+            settings(Some("6"), Some("NaN")),
+            Err("`guided_filter_eps` is \"NaN\"".into())
+        );
+    }
+
+    #[test]
     fn the_colorizer_computes_the_confidence_only_when_asked_and_colours_alike_either_way() {
         let dir = default_model_dir().unwrap();
         let mut models = Models::load(
@@ -1081,6 +1177,14 @@ mod tests {
         )
         .unwrap();
         assert!(models.confidence_switch);
+        // The default colorizer leaves the guided filter of its chroma to the caller.
+        assert_eq!(
+            models
+                .guided_filter
+                .as_ref()
+                .map(|filter| (filter.radius(), filter.eps())),
+            Some((6, 1e-4))
+        );
         // A reference whose colour follows its lightness, a frame with the same ramp mirrored.
         let (w, h) = (64, 48);
         let ramp = |x: usize, y: usize| 10.0 + 80.0 * (x + y) as f32 / (w + h) as f32;

@@ -288,15 +288,17 @@ pub fn on_threads<T: Send>(items: impl IntoIterator<Item = T>, work: impl Fn(T) 
 /// Working space of `box_mean`, kept from frame to frame.
 #[derive(Debug, Default)]
 struct BoxScratch {
-    horizontal: Vec<f32>,
-    sums: Vec<f64>,
-    /// A block of rows' sliding sums, and how many samples each column's window holds.
-    row_sums: Vec<f64>,
-    counts: Vec<f64>,
+    /// Each column's sum over the current row's window.
+    column_sums: Vec<f64>,
+    /// Those sums as one row, with `radius` zeros on either side.
+    padded: Vec<f32>,
+    /// Sums of runs of the padded row, two buffers taking turns.
+    runs: [Vec<f32>; 2],
+    /// One over each column's window width.
+    inverse_widths: Vec<f32>,
 }
 
-/// Mean over a `(2r+1)²` window clipped at the borders, with sliding sums (O(1) a pixel), into
-/// `out`.
+/// Mean over a `(2r+1)²` window clipped at the borders, into `out`.
 fn box_mean(
     src: &[f32],
     size: (usize, usize),
@@ -336,80 +338,93 @@ fn box_mean_portable(
     out: &mut Vec<f32>,
 ) {
     let BoxScratch {
-        horizontal,
-        sums,
-        row_sums,
-        counts,
+        column_sums,
+        padded,
+        runs,
+        inverse_widths,
     } = scratch;
-    horizontal.resize(src.len(), 0.0);
     out.resize(src.len(), 0.0);
-    counts.clear();
-    counts.extend(
-        (0..width).map(|x| ((x + radius).min(width - 1) + 1 - x.saturating_sub(radius)) as f64),
-    );
-    // Rows four at a time: a row's sliding sum is a chain of dependent additions, and four
-    // independent chains keep the core busy while each waits. The divisions by the windows'
-    // counts come after, over whole rows, where they vectorise (the same operations per
-    // sample, so the same values).
-    const ROWS: usize = 4;
-    row_sums.resize(ROWS * width, 0.0);
-    for (block, out) in src
-        .chunks(ROWS * width)
-        .zip(horizontal.chunks_mut(ROWS * width))
-    {
-        let rows = block.len() / width;
-        let mut sum = [0.0f64; ROWS];
-        for (r, sum) in sum.iter_mut().enumerate().take(rows) {
-            *sum = block[r * width..r * width + (radius + 1).min(width)]
-                .iter()
-                .map(|&v| v as f64)
-                .sum();
-        }
-        for x in 0..width {
-            for (r, sum) in sum.iter_mut().enumerate().take(rows) {
-                let row = &block[r * width..(r + 1) * width];
-                row_sums[r * width + x] = *sum;
-                if x + radius + 1 < width {
-                    *sum += row[x + radius + 1] as f64;
-                }
-                if x >= radius {
-                    *sum -= row[x - radius] as f64;
-                }
-            }
-        }
-        for (out, row_sums) in out
-            .chunks_exact_mut(width)
-            .zip(row_sums.chunks_exact(width))
-        {
-            for ((o, &sum), &count) in out.iter_mut().zip(row_sums).zip(counts.iter()) {
-                *o = (sum / count) as f32;
-            }
-        }
+    if width == 0 {
+        return;
     }
-    sums.clear();
-    sums.resize(width, 0.0);
-    for row in horizontal.chunks_exact(width).take(radius + 1) {
-        for (sum, &v) in sums.iter_mut().zip(row) {
+    inverse_widths.clear();
+    inverse_widths.extend(
+        (0..width)
+            .map(|x| 1.0 / ((x + radius).min(width - 1) + 1 - x.saturating_sub(radius)) as f32),
+    );
+    padded.clear();
+    padded.resize(width + 2 * radius, 0.0);
+    // Down the columns, sliding sums in float64 (no drift over a tall plane), whole rows at a
+    // time; along each row, sums of runs of 2, 4, 8, … samples put together into the window's
+    // (`window_sums`). Every loop runs over a whole row, where it vectorises: a row's own
+    // sliding sum would be one chain of dependent additions.
+    column_sums.clear();
+    column_sums.resize(width, 0.0);
+    for row in src.chunks_exact(width).take(radius + 1) {
+        for (sum, &v) in column_sums.iter_mut().zip(row) {
             *sum += v as f64;
         }
     }
-    for y in 0..height {
-        let count = ((y + radius).min(height - 1) + 1 - y.saturating_sub(radius)) as f64;
-        for (o, &sum) in out[y * width..(y + 1) * width].iter_mut().zip(sums.iter()) {
-            *o = (sum / count) as f32;
+    for (y, out) in out.chunks_exact_mut(width).enumerate() {
+        for (p, &sum) in padded[radius..radius + width]
+            .iter_mut()
+            .zip(column_sums.iter())
+        {
+            *p = sum as f32;
+        }
+        window_sums(padded, 2 * radius + 1, runs, out);
+        let inverse_height =
+            1.0 / ((y + radius).min(height - 1) + 1 - y.saturating_sub(radius)) as f32;
+        for (o, &inverse_width) in out.iter_mut().zip(inverse_widths.iter()) {
+            *o *= inverse_width * inverse_height;
         }
         if y + radius + 1 < height {
-            let add = &horizontal[(y + radius + 1) * width..(y + radius + 2) * width];
-            for (sum, &v) in sums.iter_mut().zip(add) {
+            let add = &src[(y + radius + 1) * width..(y + radius + 2) * width];
+            for (sum, &v) in column_sums.iter_mut().zip(add) {
                 *sum += v as f64;
             }
         }
         if y >= radius {
-            let remove = &horizontal[(y - radius) * width..(y - radius + 1) * width];
-            for (sum, &v) in sums.iter_mut().zip(remove) {
+            let remove = &src[(y - radius) * width..(y - radius + 1) * width];
+            for (sum, &v) in column_sums.iter_mut().zip(remove) {
                 *sum -= v as f64;
             }
         }
+    }
+}
+
+/// `out[x]` = the sum of `row[x..x + window]` for every `x` of `out` (`row` is `window - 1`
+/// longer), from the sums of runs of 1, 2, 4, … samples: one pass over the row for each bit of
+/// `window`'s length and one for each bit set, instead of one for each of its samples.
+#[inline(always)]
+fn window_sums(row: &[f32], window: usize, runs: &mut [Vec<f32>; 2], out: &mut [f32]) {
+    let n = out.len();
+    let [current, next] = runs;
+    current.clear();
+    current.extend_from_slice(row);
+    // `current[x]` is the sum of the `run` samples from `x`; `offset` is where the part of the
+    // window not yet in `out` starts.
+    let (mut run, mut offset, mut started) = (1, 0, false);
+    loop {
+        if window & run != 0 {
+            let part = &current[offset..offset + n];
+            if started {
+                for (o, &v) in out.iter_mut().zip(part) {
+                    *o += v;
+                }
+            } else {
+                out.copy_from_slice(part);
+                started = true;
+            }
+            offset += run;
+        }
+        if 2 * run > window {
+            return;
+        }
+        next.clear();
+        next.extend(current.iter().zip(&current[run..]).map(|(a, b)| a + b));
+        std::mem::swap(current, next);
+        run *= 2;
     }
 }
 
@@ -485,10 +500,17 @@ impl GuidedUpsampler {
         let samples = channel_low.len();
         gain.resize(samples, 0.0);
         offset.resize(samples, 0.0);
-        for k in 0..samples {
-            gain[k] =
-                (mean_ip[k] - self.mean_guide[k] * mean_p[k]) / (self.var_guide[k] + self.eps);
-            offset[k] = mean_p[k] - gain[k] * self.mean_guide[k];
+        for ((gain, offset), (((&mean_ip, &mean_p), &mean_i), &var_i)) in
+            gain.iter_mut().zip(offset.iter_mut()).zip(
+                mean_ip
+                    .iter()
+                    .zip(mean_p.iter())
+                    .zip(&self.mean_guide)
+                    .zip(&self.var_guide),
+            )
+        {
+            *gain = (mean_ip - mean_i * mean_p) / (var_i + self.eps);
+            *offset = mean_p - *gain * mean_i;
         }
         // Averaged over the windows: the means go where the products were.
         box_mean(gain, self.low, self.radius, scratch, mean_ip);
@@ -533,6 +555,72 @@ impl GuidedUpsampler {
         {
             *value = gain * i + offset;
         }
+    }
+}
+
+impl GuidedUpsampler {
+    /// The guided filter at the prepared low resolution: `channel` replaced by its local linear
+    /// model applied to the guide there.
+    fn filter(&self, channel: &mut [f32], fit: &mut Coefficients) {
+        self.coefficients(channel, fit);
+        for (((value, gain), offset), guide) in channel
+            .iter_mut()
+            .zip(&fit.gain)
+            .zip(&fit.offset)
+            .zip(&self.guide_low)
+        {
+            *value = gain * guide + offset;
+        }
+    }
+}
+
+/// He, Sun and Tang's guided filter ("Guided Image Filtering", 2010) at one resolution: a
+/// chroma pair smoothed where its guide is flat and kept sharp along the guide's edges. The
+/// colorizer's prediction gets it at working size when the graph leaves it to the caller
+/// (models/README.md): its window means here are sliding sums, where ONNX Runtime's CPU
+/// provider pools every window sample (about a fifth of the colorizer graph's time). It keeps
+/// its planes from frame to frame.
+pub struct GuidedFilter {
+    radius: usize,
+    eps: f32,
+    model: GuidedUpsampler,
+    fits: [Coefficients; 2],
+}
+
+impl GuidedFilter {
+    /// Windows of `(2·radius + 1)²` samples, clipped at the borders; `eps` regularises the fit
+    /// where the guide is flat.
+    pub fn new(radius: usize, eps: f32) -> Self {
+        GuidedFilter {
+            radius,
+            eps,
+            model: GuidedUpsampler::default(),
+            fits: Default::default(),
+        }
+    }
+
+    pub fn radius(&self) -> usize {
+        self.radius
+    }
+
+    pub fn eps(&self) -> f32 {
+        self.eps
+    }
+
+    /// Filters both `channels` (`size` each) along `guide`'s edges (the same size, values
+    /// about 0..1), one channel on this thread and the other on a thread of its own.
+    pub fn apply(
+        &mut self,
+        guide: impl IntoIterator<Item = f32>,
+        size: (usize, usize),
+        channels: [&mut [f32]; 2],
+    ) {
+        self.model.prepare(guide, size, size, self.radius, self.eps);
+        let model = &self.model;
+        on_threads(
+            channels.into_iter().zip(self.fits.iter_mut()),
+            |(channel, fit)| model.filter(channel, fit),
+        );
     }
 }
 
@@ -601,6 +689,18 @@ mod tests {
     }
 
     #[test]
+    fn window_sums_add_every_sample_of_each_window() {
+        let row: Vec<f32> = (0..40).map(|k| ((k * 13) % 7) as f32).collect();
+        let mut runs = Default::default();
+        for window in 1..=row.len() {
+            let mut out = vec![0.0; row.len() + 1 - window];
+            window_sums(&row, window, &mut runs, &mut out);
+            let expected: Vec<f32> = row.windows(window).map(|w| w.iter().sum()).collect();
+            assert_eq!(out, expected, "window {window}");
+        }
+    }
+
+    #[test]
     fn box_mean_clips_at_borders() {
         let mut out = Vec::new();
         let mut scratch = BoxScratch::default();
@@ -609,6 +709,85 @@ mod tests {
         // Again with the scratch of a larger plane: only its own samples count.
         box_mean(&[2.0, 4.0], (1, 2), 1, &mut scratch, &mut out);
         assert_eq!(out, vec![3.0, 3.0]);
+    }
+
+    /// He et al.'s guided filter written out directly: every window's samples summed anew.
+    fn guided_filter_by_definition(
+        guide: &[f32],
+        source: &[f32],
+        (width, height): (usize, usize),
+        radius: usize,
+        eps: f64,
+    ) -> Vec<f32> {
+        let mean = |plane: &dyn Fn(usize) -> f64| -> Vec<f64> {
+            (0..width * height)
+                .map(|k| {
+                    let (x, y) = (k % width, k / width);
+                    let xs = x.saturating_sub(radius)..(x + radius + 1).min(width);
+                    let ys = y.saturating_sub(radius)..(y + radius + 1).min(height);
+                    let count = (xs.len() * ys.len()) as f64;
+                    ys.flat_map(|y| xs.clone().map(move |x| y * width + x))
+                        .map(plane)
+                        .sum::<f64>()
+                        / count
+                })
+                .collect()
+        };
+        let i = |k: usize| guide[k] as f64;
+        let p = |k: usize| source[k] as f64;
+        let (mean_i, mean_p) = (mean(&i), mean(&p));
+        let mean_ii = mean(&|k| i(k) * i(k));
+        let mean_ip = mean(&|k| i(k) * p(k));
+        let a: Vec<f64> = (0..width * height)
+            .map(|k| {
+                (mean_ip[k] - mean_i[k] * mean_p[k]) / (mean_ii[k] - mean_i[k] * mean_i[k] + eps)
+            })
+            .collect();
+        let b: Vec<f64> = (0..width * height)
+            .map(|k| mean_p[k] - a[k] * mean_i[k])
+            .collect();
+        let (mean_a, mean_b) = (mean(&|k| a[k]), mean(&|k| b[k]));
+        (0..width * height)
+            .map(|k| (mean_a[k] * i(k) + mean_b[k]) as f32)
+            .collect()
+    }
+
+    #[test]
+    fn the_guided_filter_computes_its_definition() {
+        // A guide with an edge and texture, two chroma planes with their own: windows clipped
+        // at every border (radius 3 on a 23x17 plane), a second size with the same filter.
+        let mut filter = GuidedFilter::new(3, 1e-3);
+        for (width, height) in [(23, 17), (9, 30)] {
+            let guide: Vec<f32> = (0..width * height)
+                .map(|k| {
+                    let (x, y) = (k % width, k / width);
+                    (if x < width / 2 { 0.25 } else { 0.75 }) + 0.05 * ((x * 7 + y * 3) % 5) as f32
+                })
+                .collect();
+            let a: Vec<f32> = (0..width * height)
+                .map(|k| ((k * 37) % 101) as f32 - 50.0)
+                .collect();
+            let b: Vec<f32> = (0..width * height)
+                .map(|k| 20.0 * (k as f32 * 0.3).sin())
+                .collect();
+            let expected = [&a, &b].map(|source| {
+                guided_filter_by_definition(&guide, source, (width, height), 3, 1e-3)
+            });
+            let (mut got_a, mut got_b) = (a.clone(), b.clone());
+            filter.apply(
+                guide.iter().copied(),
+                (width, height),
+                [&mut got_a, &mut got_b],
+            );
+            for (got, expected) in [got_a, got_b].iter().zip(&expected) {
+                for (k, (g, e)) in got.iter().zip(expected).enumerate() {
+                    assert!(
+                        (g - e).abs() < 1e-4,
+                        "{width}x{height} sample {k}: {g} vs {e}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
