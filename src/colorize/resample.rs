@@ -126,8 +126,10 @@ impl Taps {
 }
 
 /// Resizes planes of one size to another, row by row: an output row needs only the input rows
-/// under it, so callers can produce rows where they use them and split a plane into bands of
-/// rows on several cores, with results identical to a whole-plane resize.
+/// under it, so callers can produce rows where they use them (`row`) and split a plane into
+/// bands of rows on several cores, with results that do not depend on the bands. (A shrinking
+/// `resize_into` adds the input rows up in another order than `row`: the same sums to within a
+/// rounding.)
 #[derive(Debug, Clone)]
 pub struct Resampler {
     from: (usize, usize),
@@ -201,12 +203,33 @@ impl Resampler {
     /// it is large enough to pay for them.
     pub fn resize_into(&self, src: &[f32], out: &mut [f32]) {
         debug_assert_eq!(src.len(), self.from.0 * self.from.1);
-        let out_width = self.to.0;
+        let (width, out_width) = (self.from.0, self.to.0);
+        // When rows shrink, each input row serves about one output row: the rows under an
+        // output row are added up first, along whole rows (which vectorises), and only their
+        // sum is resampled along the row. When they grow, each input row serves several output
+        // rows, and `row` resamples each input row once.
+        let shrinking = self.from.1 > self.to.1;
         // The work is in reading the input: the bands follow its size, not the output's.
         in_row_bands(out, out_width, bands_for(src.len()), |first, band| {
             let mut rows = ResampledRows::default();
+            let mut combined = Vec::new();
             for (k, row) in band.chunks_exact_mut(out_width).enumerate() {
-                self.row(src, first + k, &mut rows, row);
+                let y = first + k;
+                if shrinking {
+                    let start = self.vertical.starts[y];
+                    combined.clear();
+                    combined.resize(width, 0.0);
+                    for (input_row, &w) in self.vertical.weights[y].iter().enumerate() {
+                        let input_row = start + input_row;
+                        let input = &src[input_row * width..(input_row + 1) * width];
+                        for (sum, &v) in combined.iter_mut().zip(input) {
+                            *sum += w * v;
+                        }
+                    }
+                    self.horizontal.apply(&combined, row);
+                } else {
+                    self.row(src, y, &mut rows, row);
+                }
             }
         });
     }
