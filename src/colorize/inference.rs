@@ -1139,26 +1139,23 @@ mod tests {
         assert_eq!(settings(None, None), Ok(None));
         assert_eq!(settings(Some("6"), Some("0.0001")), Ok(Some((6, 1e-4))));
         assert_eq!(settings(Some(" 12 "), Some("1e-3")), Ok(Some((12, 1e-3))));
-        assert_eq!(
-            settings(Some("6"), None),
-            Err("its metadata has one of the guided filter's keys without the other".into())
-        );
-        assert_eq!(
-            settings(Some("0"), Some("0.0001")),
-            Err("`guided_filter_radius` is \"0\"".into())
-        );
-        assert_eq!(
-            settings(Some("65"), Some("0.0001")),
-            Err("`guided_filter_radius` is \"65\"".into())
-        );
-        assert_eq!(
-            settings(Some("6"), Some("-1")),
-            Err("`guided_filter_eps` is \"-1\"".into())
-        );
-        assert_eq!(
-            settings(Some("6"), Some("NaN")),
-            Err("`guided_filter_eps` is \"NaN\"".into())
-        );
+        for (radius, eps, refused) in [
+            (
+                Some("6"),
+                None,
+                "its metadata has one of the guided filter's keys without the other",
+            ),
+            (Some("0"), Some("0.0001"), "`guided_filter_radius` is \"0\""),
+            (
+                Some("65"),
+                Some("0.0001"),
+                "`guided_filter_radius` is \"65\"",
+            ),
+            (Some("6"), Some("-1"), "`guided_filter_eps` is \"-1\""),
+            (Some("6"), Some("NaN"), "`guided_filter_eps` is \"NaN\""),
+        ] {
+            assert_eq!(settings(radius, eps), Err(refused.into()));
+        }
     }
 
     #[test]
