@@ -1224,6 +1224,147 @@ mod tests {
         );
     }
 
+    /// A protobuf varint at the start of `bytes`: its value and its length.
+    fn varint(bytes: &[u8]) -> (u64, usize) {
+        let mut value = 0;
+        for (i, &byte) in bytes.iter().enumerate() {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return (value, i + 1);
+            }
+        }
+        panic!("a varint runs past the end");
+    }
+
+    /// A length-delimited protobuf field.
+    fn field(number: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for mut value in [number << 3 | 2, payload.len() as u64] {
+            while value >= 0x80 {
+                out.push((value as u8 & 0x7f) | 0x80);
+                value >>= 7;
+            }
+            out.push(value as u8);
+        }
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// An ONNX model's bytes with `metadata` in place of its `metadata_props` (field 14 of
+    /// ModelProto, key 1 and value 2 in each entry).
+    fn with_metadata(model: &[u8], metadata: &[(&str, &str)]) -> Vec<u8> {
+        let (mut out, mut at) = (Vec::new(), 0);
+        while at < model.len() {
+            let start = at;
+            let (tag, n) = varint(&model[at..]);
+            at += n;
+            at += match tag & 7 {
+                0 => varint(&model[at..]).1,
+                1 => 8,
+                2 => {
+                    let (len, n) = varint(&model[at..]);
+                    n + len as usize
+                }
+                5 => 4,
+                wire => panic!("wire type {wire}"),
+            };
+            if tag >> 3 != 14 {
+                out.extend_from_slice(&model[start..at]);
+            }
+        }
+        for (key, value) in metadata {
+            let entry = [field(1, key.as_bytes()), field(2, value.as_bytes())].concat();
+            out.extend(field(14, &entry));
+        }
+        out
+    }
+
+    #[test]
+    fn the_guided_filter_is_applied_exactly_when_the_colorizers_metadata_asks_for_it() {
+        let dir = default_model_dir().unwrap();
+        let options = SessionOptions {
+            provider: Provider::Cpu,
+            device_id: 0,
+            strict: false,
+            threads: 1,
+        };
+        let load = |colorizer: &Path| {
+            Models::load(
+                &dir.join(ENCODER_FILE),
+                colorizer,
+                &dir.join(REFERENCE_FILE),
+                &options,
+            )
+        };
+        let original = std::fs::read(dir.join(COLORIZER_FILE)).unwrap();
+        let scratch =
+            std::env::temp_dir().join(format!("colorizer-metadata-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).unwrap();
+        let variant = |name: &str, metadata: &[(&str, &str)]| {
+            let path = scratch.join(name);
+            std::fs::write(&path, with_metadata(&original, metadata)).unwrap();
+            path
+        };
+        let finished = variant("finished.onnx", &[]);
+        let wider = variant(
+            "wider.onnx",
+            &[(GUIDED_FILTER_RADIUS, "9"), (GUIDED_FILTER_EPS, "0.01")],
+        );
+        let broken = variant(
+            "broken.onnx",
+            &[(GUIDED_FILTER_RADIUS, "0"), (GUIDED_FILTER_EPS, "0.0001")],
+        );
+        let refused = load(&broken).err().map(|err| err.0);
+        let (mut as_it_comes, mut default, mut wide) = (
+            load(&finished).unwrap(),
+            load(&dir.join(COLORIZER_FILE)).unwrap(),
+            load(&wider).unwrap(),
+        );
+        std::fs::remove_dir_all(&scratch).unwrap();
+        assert_eq!(
+            refused,
+            Some(format!(
+                "model {}: `{GUIDED_FILTER_RADIUS}` is \"0\"; a colorizer that leaves the guided \
+                 filter to the caller says so with a whole radius of 1 to 64 in \
+                 `{GUIDED_FILTER_RADIUS}` and a positive ε in `{GUIDED_FILTER_EPS}` \
+                 (models/README.md)",
+                broken.display()
+            ))
+        );
+        assert!(as_it_comes.guided_filter.is_none());
+        // A frame of a step and a ramp against a photo of its own, coloured three ways.
+        let (w, h) = (64, 48);
+        let frame: Vec<f32> = (0..w * h)
+            .map(|k| if k % w < w / 2 { 30.0 } else { 70.0 } + (k / w) as f32 * 0.4)
+            .collect();
+        let lab: Vec<f32> = frame
+            .iter()
+            .copied()
+            .chain(frame.iter().map(|l| l - 50.0))
+            .chain(frame.iter().map(|l| 20.0 - l / 3.0))
+            .collect();
+        let colour = |models: &mut Models| {
+            let reference = models.encode_reference(&lab, w, h).unwrap();
+            let mut prediction = Prediction::default();
+            models
+                .colorize(&frame, (w, h), &reference, false, &mut prediction)
+                .unwrap();
+            prediction
+        };
+        let raw = colour(&mut as_it_comes);
+        for (models, radius, eps) in [(&mut default, 6, 1e-4), (&mut wide, 9, 0.01)] {
+            let (mut a, mut b) = (raw.a.clone(), raw.b.clone());
+            GuidedFilter::new(radius, eps).apply(
+                frame.iter().map(|l| l / 100.0),
+                (w, h),
+                [&mut a, &mut b],
+            );
+            let filtered = colour(models);
+            assert_eq!((&filtered.a, &filtered.b), (&a, &b), "radius {radius}");
+            assert_ne!(filtered.a, raw.a, "radius {radius}");
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn a_run_flushes_subnormals_on_its_thread_and_gives_the_thread_its_flags_back() {
