@@ -909,8 +909,8 @@ const CONFIDENCE_SWITCH: &str = "with_confidence";
 
 /// Keys of a colorizer's metadata that leave the guided filter of its `ab` to the caller
 /// (models/README.md): the filter's radius in samples, and its ε.
-pub const GUIDED_FILTER_RADIUS: &str = "guided_filter_radius";
-pub const GUIDED_FILTER_EPS: &str = "guided_filter_eps";
+const GUIDED_FILTER_RADIUS: &str = "guided_filter_radius";
+const GUIDED_FILTER_EPS: &str = "guided_filter_eps";
 
 /// The guided filter a colorizer's metadata asks the caller for.
 fn guided_filter_left_to_caller(
