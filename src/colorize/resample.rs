@@ -203,35 +203,39 @@ impl Resampler {
     /// it is large enough to pay for them.
     pub fn resize_into(&self, src: &[f32], out: &mut [f32]) {
         debug_assert_eq!(src.len(), self.from.0 * self.from.1);
-        let (width, out_width) = (self.from.0, self.to.0);
-        // When rows shrink, each input row serves about one output row: the rows under an
-        // output row are added up first, along whole rows (which vectorises), and only their
-        // sum is resampled along the row. When they grow, each input row serves several output
-        // rows, and `row` resamples each input row once.
+        let out_width = self.to.0;
+        // When rows shrink, each input row serves about one output row (`shrunk_row`); when
+        // they grow, each serves several, and `row` resamples each input row once.
         let shrinking = self.from.1 > self.to.1;
         // The work is in reading the input: the bands follow its size, not the output's.
         in_row_bands(out, out_width, bands_for(src.len()), |first, band| {
             let mut rows = ResampledRows::default();
             let mut combined = Vec::new();
             for (k, row) in band.chunks_exact_mut(out_width).enumerate() {
-                let y = first + k;
                 if shrinking {
-                    let start = self.vertical.starts[y];
-                    combined.clear();
-                    combined.resize(width, 0.0);
-                    for (input_row, &w) in self.vertical.weights[y].iter().enumerate() {
-                        let input_row = start + input_row;
-                        let input = &src[input_row * width..(input_row + 1) * width];
-                        for (sum, &v) in combined.iter_mut().zip(input) {
-                            *sum += w * v;
-                        }
-                    }
-                    self.horizontal.apply(&combined, row);
+                    self.shrunk_row(src, first + k, &mut combined, row);
                 } else {
-                    self.row(src, y, &mut rows, row);
+                    self.row(src, first + k, &mut rows, row);
                 }
             }
         });
+    }
+
+    /// Output row `y` of a plane whose rows shrink, into `out`: the input rows under it added
+    /// up first, along whole rows (which vectorises), into `combined`, and only their sum
+    /// resampled along the row.
+    fn shrunk_row(&self, src: &[f32], y: usize, combined: &mut Vec<f32>, out: &mut [f32]) {
+        let width = self.from.0;
+        let start = self.vertical.starts[y];
+        combined.clear();
+        combined.resize(width, 0.0);
+        for (k, &w) in self.vertical.weights[y].iter().enumerate() {
+            let input = &src[(start + k) * width..(start + k + 1) * width];
+            for (sum, &v) in combined.iter_mut().zip(input) {
+                *sum += w * v;
+            }
+        }
+        self.horizontal.apply(combined, out);
     }
 }
 
@@ -542,6 +546,20 @@ impl GuidedUpsampler {
         std::mem::swap(offset, mean_p);
     }
 
+    /// The guided filter at the prepared low resolution: `channel` replaced by its local linear
+    /// model applied to the guide there.
+    fn filter(&self, channel: &mut [f32], fit: &mut Coefficients) {
+        self.coefficients(channel, fit);
+        for (((value, gain), offset), guide) in channel
+            .iter_mut()
+            .zip(&fit.gain)
+            .zip(&fit.offset)
+            .zip(&self.guide_low)
+        {
+            *value = gain * guide + offset;
+        }
+    }
+
     /// Row `y` of the channel at high resolution into `out`, from its `coefficients` and the
     /// high-resolution guide's row `guide_row` (nothing before the first `prepare`).
     pub fn row(
@@ -581,28 +599,12 @@ impl GuidedUpsampler {
     }
 }
 
-impl GuidedUpsampler {
-    /// The guided filter at the prepared low resolution: `channel` replaced by its local linear
-    /// model applied to the guide there.
-    fn filter(&self, channel: &mut [f32], fit: &mut Coefficients) {
-        self.coefficients(channel, fit);
-        for (((value, gain), offset), guide) in channel
-            .iter_mut()
-            .zip(&fit.gain)
-            .zip(&fit.offset)
-            .zip(&self.guide_low)
-        {
-            *value = gain * guide + offset;
-        }
-    }
-}
-
 /// He, Sun and Tang's guided filter ("Guided Image Filtering", 2010) at one resolution: a
 /// chroma pair smoothed where its guide is flat and kept sharp along the guide's edges. The
 /// colorizer's prediction gets it at working size when the graph leaves it to the caller
-/// (models/README.md): its window means here are sliding sums, where ONNX Runtime's CPU
-/// provider pools every window sample (about a fifth of the colorizer graph's time). It keeps
-/// its planes from frame to frame.
+/// (models/README.md): its window means here (`box_mean`) take a few passes over whole rows,
+/// where ONNX Runtime's CPU provider pools every window sample (about a fifth of the colorizer
+/// graph's time). It keeps its planes from frame to frame.
 pub struct GuidedFilter {
     radius: usize,
     eps: f32,
